@@ -1,0 +1,57 @@
+# personalize: PGXS build plus the README's two commands, `make test` and `make demo`.
+
+EXTENSION  = personalize
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" personalize.control)
+
+MODULE_big = personalize
+OBJS = \
+	src/personalize.o \
+	src/embedding.o \
+	src/embedding_ops.o \
+	src/embedding_agg.o \
+	src/embedding8.o \
+	src/distance.o
+
+# The install script is assembled from one file per concern under sql/install/.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = personalize--$(EXTVERSION).sql
+
+REGRESS = embedding_io embedding_ops embedding_agg embedding8
+REGRESS_OPTS = --inputdir=. --load-extension=personalize
+
+EXTRA_CLEAN = personalize--$(EXTVERSION).sql results regression.diffs regression.out
+
+# JIT bitcode would add a clang dependency for no measurable gain here.
+override with_llvm = no
+
+PG_CONFIG ?= $(shell tools/find-pg-config.sh)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# On a machine without PostgreSQL yet, only `make test` / `make demo` work:
+# they install it first.
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+# Only the distance kernels get the loose floating-point flags that let the
+# compiler reassociate sums into SIMD lanes; parsing and arithmetic stay exact.
+src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=fast -Wno-psabi
+
+personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
+	{ printf '%s\n' '-- Generated from sql/install/*.sql; edit those files instead.' \
+	    '\echo Use "CREATE EXTENSION personalize" to load this file. \quit'; \
+	  for f in $(INSTALL_PARTS); do printf '\n-- ---- %s\n' "$$f"; cat "$$f"; done; } > $@
+
+.PHONY: test demo bench
+
+# Each installs what it needs, builds, installs, runs a throwaway cluster and cleans up.
+test:
+	tools/test.sh
+
+demo:
+	tools/demo.sh
+
+bench:
+	tools/bench.sh
+
+print-regress:
+	@echo $(REGRESS)

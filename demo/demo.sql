@@ -1,0 +1,84 @@
+-- The personalize demo: a generated shop catalogue, and what the database
+-- can do with it.  Run by `make demo` on a throwaway cluster.
+\pset footer off
+\set QUIET on
+CREATE EXTENSION personalize;
+SET search_path = public, personalize;
+SELECT setseed(0.42) \gset
+
+\echo
+\echo '== 1. A catalogue of 20,000 items in 8 categories, each with a 64-dimensional embedding'
+\echo '   (items of a category cluster around a shared direction, as content embeddings do)'
+CREATE TABLE categories AS
+SELECT c AS category_id,
+       (ARRAY['running shoes','tents','coffee','novels','headphones','yoga mats','board games','cookware'])[c] AS name,
+       array_agg(random() * 2 - 1 ORDER BY d)::real[] AS centre
+  FROM generate_series(1, 8) c, generate_series(1, 64) d
+ GROUP BY c;
+
+CREATE TABLE items (
+    item_id   int PRIMARY KEY,
+    name      text NOT NULL,
+    category  text NOT NULL,
+    embedding embedding(64) NOT NULL,
+    embedding_q embedding8(64)
+);
+INSERT INTO items (item_id, name, category, embedding)
+SELECT i, initcap(c.name) || ' #' || i, c.name,
+       (SELECT array_agg(c.centre[d] + (random() - 0.5) * 1.6 ORDER BY d) FROM generate_series(1, 64) d)::real[]
+  FROM generate_series(1, 20000) i
+  JOIN categories c ON c.category_id = 1 + i % 8;
+UPDATE items SET embedding_q = embedding;
+ANALYZE items;
+
+SELECT category, count(*) AS items, round(avg(norm(embedding))::numeric, 2) AS avg_norm
+  FROM items GROUP BY category ORDER BY category;
+
+\echo
+SELECT item_id AS probe, name AS probe_name FROM items WHERE category = 'coffee' ORDER BY item_id LIMIT 1 \gset
+\echo '== 2. Nearest items to' :'probe_name' 'by cosine distance (<=>): an exact scan of the whole catalogue'
+\timing on
+SELECT i.item_id, i.name, round((i.embedding <=> q.embedding)::numeric, 4) AS cosine_distance
+  FROM items i, (SELECT embedding FROM items WHERE item_id = :probe) q
+ WHERE i.item_id <> :probe
+ ORDER BY i.embedding <=> q.embedding
+ LIMIT 5;
+\timing off
+
+\echo
+\echo '== 3. The other distances: L2 (<->), negative inner product (<#>), L1 (<+>)'
+SELECT '[1,2,3]'::embedding <-> '[4,5,6]' AS l2,
+       '[1,2,3]'::embedding <#> '[4,5,6]' AS neg_inner_product,
+       '[1,2,3]'::embedding <=> '[4,5,6]' AS cosine,
+       '[1,2,3]'::embedding <+> '[4,5,6]' AS l1;
+
+\echo
+\echo '== 4. Category centroids with avg(embedding), and how tight each category is'
+SELECT category, round(avg(embedding <-> centroid)::numeric, 3) AS mean_distance_to_centroid
+  FROM items JOIN (SELECT category, avg(embedding) AS centroid FROM items GROUP BY category) c USING (category)
+ GROUP BY category ORDER BY category;
+
+\echo
+\echo '== 5. embedding8: the same catalogue quantized to int8, about 4x smaller'
+SELECT pg_size_pretty(sum(pg_column_size(embedding))) AS float4_embeddings,
+       pg_size_pretty(sum(pg_column_size(embedding_q))) AS int8_embeddings,
+       round(max(quantization_error(embedding_q))::numeric, 4) AS worst_element_error
+  FROM items;
+\echo '   Same query on embedding8: the neighbours agree'
+\timing on
+SELECT i.item_id, i.name, round((i.embedding_q <=> q.embedding_q)::numeric, 4) AS cosine_distance
+  FROM items i, (SELECT embedding_q FROM items WHERE item_id = :probe) q
+ WHERE i.item_id <> :probe
+ ORDER BY i.embedding_q <=> q.embedding_q
+ LIMIT 5;
+\timing off
+
+\echo
+\echo '== 6. Bad input is refused with a clear error, never stored'
+\set ON_ERROR_STOP off
+SELECT '[1,2,NaN]'::embedding;
+SELECT '[1,2'::embedding;
+INSERT INTO items VALUES (99999, 'Broken', 'x', '[1,2,3]');
+\set ON_ERROR_STOP on
+SELECT count(*) AS items_after_bad_input FROM items;
+SELECT simd_level() AS distance_kernels;

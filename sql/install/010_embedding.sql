@@ -1,0 +1,196 @@
+-- embedding: float4 vectors, data-compatible with pgvector's vector.
+
+CREATE FUNCTION simd_level() RETURNS text
+	AS 'MODULE_PATHNAME', 'pz_simd_level' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION simd_level() IS 'distance kernels chosen for this CPU';
+
+CREATE TYPE embedding;
+
+CREATE FUNCTION embedding_in(cstring, oid, integer) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_out(embedding) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_typmod_in(cstring[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_recv(internal, oid, integer) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_send(embedding) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE embedding (
+	INPUT     = embedding_in,
+	OUTPUT    = embedding_out,
+	TYPMOD_IN = embedding_typmod_in,
+	RECEIVE   = embedding_recv,
+	SEND      = embedding_send,
+	STORAGE   = external
+);
+COMMENT ON TYPE embedding IS 'single-precision vector, up to 16000 dimensions (pgvector-compatible)';
+
+-- distances and helpers
+
+CREATE FUNCTION l2_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION l2_distance(embedding, embedding) IS 'Euclidean distance';
+CREATE FUNCTION l2_squared_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION l2_squared_distance(embedding, embedding) IS 'squared Euclidean distance (same order as l2_distance, no square root)';
+CREATE FUNCTION inner_product(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION inner_product(embedding, embedding) IS 'inner product';
+CREATE FUNCTION negative_inner_product(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION negative_inner_product(embedding, embedding) IS 'negative inner product (the <#> operator)';
+CREATE FUNCTION cosine_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cosine_distance(embedding, embedding) IS 'cosine distance, 1 - cos(a, b)';
+CREATE FUNCTION l1_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION l1_distance(embedding, embedding) IS 'taxicab distance';
+CREATE FUNCTION dims(embedding) RETURNS integer
+	AS 'MODULE_PATHNAME', 'embedding_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dims(embedding) IS 'number of dimensions';
+CREATE FUNCTION embedding_dims(embedding) RETURNS integer
+	AS 'MODULE_PATHNAME', 'embedding_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_dims(embedding) IS 'number of dimensions (pgvector''s vector_dims)';
+CREATE FUNCTION norm(embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_norm' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION norm(embedding) IS 'Euclidean norm';
+CREATE FUNCTION embedding_norm(embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_norm' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_norm(embedding) IS 'Euclidean norm (pgvector''s vector_norm)';
+CREATE FUNCTION l2_normalize(embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_l2_normalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION l2_normalize(embedding) IS 'scale to unit Euclidean norm (a zero vector stays zero)';
+CREATE FUNCTION subvector(embedding, integer, integer) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_subvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION subvector(embedding, integer, integer) IS 'elements start .. start+count-1 (1-based, like substring)';
+
+-- arithmetic and comparison (implementations of operators)
+
+CREATE FUNCTION embedding_add(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_sub(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_mul(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_concat(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_lt(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_le(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_eq(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_ne(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_ge(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_gt(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_cmp(embedding, embedding) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- aggregates
+
+CREATE FUNCTION embedding_accum(double precision[], embedding) RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_combine(double precision[], double precision[]) RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_avg(double precision[]) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE AGGREGATE avg(embedding) (
+	SFUNC = embedding_accum,
+	STYPE = double precision[],
+	FINALFUNC = embedding_avg,
+	COMBINEFUNC = embedding_combine,
+	INITCOND = '{0}',
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE sum(embedding) (
+	SFUNC = embedding_add,
+	STYPE = embedding,
+	COMBINEFUNC = embedding_add,
+	PARALLEL = SAFE
+);
+
+-- casts
+
+CREATE FUNCTION embedding(embedding, integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_coerce' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(integer[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_from_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(real[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_from_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(double precision[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_from_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(numeric[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_from_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_to_float4(embedding, integer, boolean) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_to_float8(embedding, integer, boolean) RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_to_int4(embedding, integer, boolean) RETURNS integer[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_to_numeric(embedding, integer, boolean) RETURNS numeric[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (embedding AS embedding)
+	WITH FUNCTION embedding(embedding, integer, boolean) AS IMPLICIT;
+CREATE CAST (embedding AS real[])
+	WITH FUNCTION embedding_to_float4(embedding, integer, boolean) AS IMPLICIT;
+CREATE CAST (embedding AS double precision[])
+	WITH FUNCTION embedding_to_float8(embedding, integer, boolean) AS ASSIGNMENT;
+CREATE CAST (embedding AS integer[])
+	WITH FUNCTION embedding_to_int4(embedding, integer, boolean);
+CREATE CAST (embedding AS numeric[])
+	WITH FUNCTION embedding_to_numeric(embedding, integer, boolean) AS ASSIGNMENT;
+CREATE CAST (integer[] AS embedding)
+	WITH FUNCTION array_to_embedding(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (real[] AS embedding)
+	WITH FUNCTION array_to_embedding(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS embedding)
+	WITH FUNCTION array_to_embedding(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS embedding)
+	WITH FUNCTION array_to_embedding(numeric[], integer, boolean) AS ASSIGNMENT;
+
+-- operators
+
+CREATE OPERATOR <-> (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = l2_distance, COMMUTATOR = '<->');
+CREATE OPERATOR <#> (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = negative_inner_product, COMMUTATOR = '<#>');
+CREATE OPERATOR <=> (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = cosine_distance, COMMUTATOR = '<=>');
+CREATE OPERATOR <+> (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = l1_distance, COMMUTATOR = '<+>');
+CREATE OPERATOR + (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = embedding_add, COMMUTATOR = +);
+CREATE OPERATOR - (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = embedding_sub);
+CREATE OPERATOR * (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = embedding_mul, COMMUTATOR = *);
+CREATE OPERATOR || (LEFTARG = embedding, RIGHTARG = embedding,
+	PROCEDURE = embedding_concat);
+CREATE OPERATOR < (LEFTARG = embedding, RIGHTARG = embedding, PROCEDURE = embedding_lt,
+	COMMUTATOR = >, NEGATOR = >=, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <= (LEFTARG = embedding, RIGHTARG = embedding, PROCEDURE = embedding_le,
+	COMMUTATOR = >=, NEGATOR = >, RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR = (LEFTARG = embedding, RIGHTARG = embedding, PROCEDURE = embedding_eq,
+	COMMUTATOR = =, NEGATOR = <>, RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR <> (LEFTARG = embedding, RIGHTARG = embedding, PROCEDURE = embedding_ne,
+	COMMUTATOR = <>, NEGATOR = =, RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR >= (LEFTARG = embedding, RIGHTARG = embedding, PROCEDURE = embedding_ge,
+	COMMUTATOR = <=, NEGATOR = <, RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR > (LEFTARG = embedding, RIGHTARG = embedding, PROCEDURE = embedding_gt,
+	COMMUTATOR = <, NEGATOR = <=, RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+
+CREATE OPERATOR CLASS embedding_ops
+	DEFAULT FOR TYPE embedding USING btree AS
+	OPERATOR 1 <,
+	OPERATOR 2 <=,
+	OPERATOR 3 =,
+	OPERATOR 4 >=,
+	OPERATOR 5 >,
+	FUNCTION 1 embedding_cmp(embedding, embedding);

@@ -1,0 +1,24 @@
+/*
+ * personalize.c
+ *		Module entry point: library initialisation.
+ */
+#include "personalize.h"
+
+#include "distance.h"
+#include "utils/builtins.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	pz_distance_init();
+}
+
+/* Which distance kernels this server chose at load time (for diagnostics). */
+PZ_FUNCTION(pz_simd_level)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(pz_kernels->name));
+}

@@ -1,0 +1,19 @@
+/*
+ * personalize.h
+ *		Declarations shared by every file of the extension.
+ */
+#ifndef PERSONALIZE_H
+#define PERSONALIZE_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+/* Every SQL entry point is declared with this so it is exported. */
+#define PZ_FUNCTION(name) \
+	PGDLLEXPORT Datum name(PG_FUNCTION_ARGS); \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS)
+
+extern void pz_distance_init(void);
+
+#endif							/* PERSONALIZE_H */
