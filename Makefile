@@ -16,7 +16,7 @@ OBJS = \
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = personalize--$(EXTVERSION).sql
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = personalize--$(EXTVERSION).sql results regression.diffs regression.out
@@ -34,6 +34,8 @@ endif
 
 # Only the distance kernels get the loose floating-point flags that let the
 # compiler reassociate sums into SIMD lanes; parsing and arithmetic stay exact.
+# PGXS tracks no header dependencies; the kernels are a header included per ISA.
+src/distance.o: src/distance_kernels.h src/distance.h
 src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=fast -Wno-psabi
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile

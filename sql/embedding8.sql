@@ -4,6 +4,8 @@ SET search_path = public, personalize;
 SELECT '[1,2,3]'::embedding8, '[0,0]'::embedding8, '[-1,0.5]'::embedding8;
 SELECT '[1,2,3]'::embedding8(3);
 SELECT '[1,2]'::embedding8(3);
+SELECT '[1,2]'::embedding8(0);
+SELECT '[1e-45]'::embedding8, '[1e-30,1]'::embedding8;
 SELECT '[1,NaN]'::embedding8;
 SELECT '[1,2'::embedding8;
 SELECT '[]'::embedding8;

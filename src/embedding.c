@@ -229,10 +229,10 @@ PZ_FUNCTION(embedding_out)
 	PG_RETURN_CSTRING(embedding_format(e->x, e->dim));
 }
 
-/* Shared by embedding and embedding8: "(n)" with 1 <= n <= max. */
-PZ_FUNCTION(embedding_typmod_in)
+/* "(n)" with 1 <= n <= max; type_name names the type in errors. */
+int32
+embedding_parse_typmod(ArrayType *ta, const char *type_name)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *tl;
 	int			n;
 
@@ -241,17 +241,22 @@ PZ_FUNCTION(embedding_typmod_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid type modifier"),
-				 errhint("Give one dimension count, as in embedding(128).")));
+				 errhint("Give one dimension count, as in %s(128).", type_name)));
 	if (*tl < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type embedding must be at least 1")));
+				 errmsg("dimensions for type %s must be at least 1", type_name)));
 	if (*tl > EMBEDDING_MAX_DIM)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type embedding cannot exceed %d",
-						EMBEDDING_MAX_DIM)));
-	PG_RETURN_INT32(*tl);
+				 errmsg("dimensions for type %s cannot exceed %d",
+						type_name, EMBEDDING_MAX_DIM)));
+	return *tl;
+}
+
+PZ_FUNCTION(embedding_typmod_in)
+{
+	PG_RETURN_INT32(embedding_parse_typmod(PG_GETARG_ARRAYTYPE_P(0), "embedding"));
 }
 
 /* Binary form: int16 dim, int16 unused (0), then dim big-endian float4s. */
@@ -280,6 +285,34 @@ PZ_FUNCTION(embedding_recv)
 		embedding_check_element(result->x[i], "embedding");
 	}
 	PG_RETURN_EMBEDDING_P(result);
+}
+
+/*
+ * Run a receive function over the whole of a bytea, as COPY (FORMAT binary)
+ * does over one field: every byte must be consumed.
+ */
+Datum
+embedding_recv_bytea(PGFunction recv, bytea *data)
+{
+	StringInfoData buf;
+	Datum		result;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+	result = DirectFunctionCall3(recv, PointerGetDatum(&buf),
+								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	if (buf.cursor != buf.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("incorrect binary data format")));
+	pfree(buf.data);
+	return result;
+}
+
+/* embedding_from_binary(bytea): the binary form (e.g. a stored vector_send) */
+PZ_FUNCTION(embedding_from_binary)
+{
+	PG_RETURN_DATUM(embedding_recv_bytea(embedding_recv, PG_GETARG_BYTEA_PP(0)));
 }
 
 PZ_FUNCTION(embedding_send)

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/array.h"
 
 #define EMBEDDING_MAX_DIM 16000
 
@@ -31,5 +32,7 @@ extern void embedding_check_element(float value, const char *type_name);
 extern void embedding_check_same_dims(int a, int b, const char *type_name);
 extern float *embedding_parse(const char *lit, const char *type_name, int *dim);
 extern char *embedding_format(const float *x, int dim);
+extern int32 embedding_parse_typmod(ArrayType *ta, const char *type_name);
+extern Datum embedding_recv_bytea(PGFunction recv, bytea *data);
 
 #endif							/* PERSONALIZE_EMBEDDING_H */

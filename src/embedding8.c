@@ -51,6 +51,9 @@ quantize(const float *x, int dim)
 	for (int i = 0; i < dim; i++)
 		maxabs = Max(maxabs, fabs((double) x[i]));
 	r->scale = (float) (maxabs / 127.0);
+	/* rounding up near FLT_MAX would make 127 * scale dequantize to inf */
+	if (isinf(127.0f * r->scale))
+		r->scale = nextafterf(r->scale, 0.0f);
 	if (r->scale > 0)
 	{
 		for (int i = 0; i < dim; i++)
@@ -86,6 +89,11 @@ PZ_FUNCTION(embedding8_in)
 	PG_RETURN_POINTER(quantize(x, dim));
 }
 
+PZ_FUNCTION(embedding8_typmod_in)
+{
+	PG_RETURN_INT32(embedding_parse_typmod(PG_GETARG_ARRAYTYPE_P(0), TYPE_NAME));
+}
+
 PZ_FUNCTION(embedding8_out)
 {
 	Embedding8 *e = PG_GETARG_EMBEDDING8_P(0);
@@ -114,6 +122,10 @@ PZ_FUNCTION(embedding8_recv)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("embedding8 scale must not be negative")));
+	if (isinf(127.0f * scale))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("embedding8 scale %g is out of range", scale)));
 	if (buf->len - buf->cursor < dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -133,6 +145,12 @@ PZ_FUNCTION(embedding8_recv)
 	}
 	embedding8_finish(r);
 	PG_RETURN_POINTER(r);
+}
+
+/* embedding8_from_binary(bytea): the binary form, as embedding8_send gives it */
+PZ_FUNCTION(embedding8_from_binary)
+{
+	PG_RETURN_DATUM(embedding_recv_bytea(embedding8_recv, PG_GETARG_BYTEA_PP(0)));
 }
 
 PZ_FUNCTION(embedding8_send)
@@ -176,10 +194,17 @@ PZ_FUNCTION(embedding8_to_embedding)
 	PG_RETURN_POINTER(r);
 }
 
+/*
+ * For distances, which scans call once per row: no calls on the common path,
+ * and prefetches for the rows to come (see pz_prefetch_next_rows()).
+ */
 #define GET_PAIR8(a, b) \
-	Embedding8 *a = PG_GETARG_EMBEDDING8_P(0); \
-	Embedding8 *b = PG_GETARG_EMBEDDING8_P(1); \
-	embedding_check_same_dims(a->dim, b->dim, TYPE_NAME)
+	Embedding8 *a = (Embedding8 *) PZ_GETARG_DETOASTED(0); \
+	Embedding8 *b = (Embedding8 *) PZ_GETARG_DETOASTED(1); \
+	if (unlikely(a->dim != b->dim)) \
+		embedding_check_same_dims(a->dim, b->dim, TYPE_NAME); \
+	pz_prefetch_next_rows(a); \
+	pz_prefetch_next_rows(b)
 
 static double
 dot8(const Embedding8 *a, const Embedding8 *b)

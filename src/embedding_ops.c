@@ -17,27 +17,39 @@
 	Embedding  *b = PG_GETARG_EMBEDDING_P(1); \
 	embedding_check_same_dims(a->dim, b->dim, "embedding")
 
+/*
+ * For distances, which scans call once per row: no calls on the common path,
+ * and prefetches for the rows to come (see pz_prefetch_next_rows()).
+ */
+#define GET_DISTANCE_PAIR(a, b) \
+	Embedding  *a = (Embedding *) PZ_GETARG_DETOASTED(0); \
+	Embedding  *b = (Embedding *) PZ_GETARG_DETOASTED(1); \
+	if (unlikely(a->dim != b->dim)) \
+		embedding_check_same_dims(a->dim, b->dim, "embedding"); \
+	pz_prefetch_next_rows(a); \
+	pz_prefetch_next_rows(b)
+
 PZ_FUNCTION(embedding_l2_distance)
 {
-	GET_PAIR(a, b);
+	GET_DISTANCE_PAIR(a, b);
 	PG_RETURN_FLOAT8(sqrt((double) pz_kernels->l2sq(a->x, b->x, a->dim)));
 }
 
 PZ_FUNCTION(embedding_l2_squared_distance)
 {
-	GET_PAIR(a, b);
+	GET_DISTANCE_PAIR(a, b);
 	PG_RETURN_FLOAT8((double) pz_kernels->l2sq(a->x, b->x, a->dim));
 }
 
 PZ_FUNCTION(embedding_inner_product)
 {
-	GET_PAIR(a, b);
+	GET_DISTANCE_PAIR(a, b);
 	PG_RETURN_FLOAT8((double) pz_kernels->dot(a->x, b->x, a->dim));
 }
 
 PZ_FUNCTION(embedding_negative_inner_product)
 {
-	GET_PAIR(a, b);
+	GET_DISTANCE_PAIR(a, b);
 	PG_RETURN_FLOAT8((double) -pz_kernels->dot(a->x, b->x, a->dim));
 }
 
@@ -52,7 +64,7 @@ PZ_FUNCTION(embedding_cosine_distance)
 				bb;
 	double		similarity;
 
-	GET_PAIR(a, b);
+	GET_DISTANCE_PAIR(a, b);
 	pz_kernels->cosine_parts(a->x, b->x, a->dim, &ab, &aa, &bb);
 	/* sqrt(aa * bb) rather than sqrt(aa) * sqrt(bb): one rounding less */
 	similarity = (double) ab / sqrt((double) aa * (double) bb);
@@ -65,7 +77,7 @@ PZ_FUNCTION(embedding_cosine_distance)
 
 PZ_FUNCTION(embedding_l1_distance)
 {
-	GET_PAIR(a, b);
+	GET_DISTANCE_PAIR(a, b);
 	PG_RETURN_FLOAT8((double) pz_kernels->l1(a->x, b->x, a->dim));
 }
 

@@ -27,6 +27,10 @@ CREATE TYPE embedding (
 );
 COMMENT ON TYPE embedding IS 'single-precision vector, up to 16000 dimensions (pgvector-compatible)';
 
+CREATE FUNCTION embedding_from_binary(bytea) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_from_binary(bytea) IS 'decode the binary form (embedding_send, or pgvector''s vector_send: int16 dims, int16 0, big-endian float4s); every byte must be used';
+
 -- distances and helpers
 
 CREATE FUNCTION l2_distance(embedding, embedding) RETURNS float8

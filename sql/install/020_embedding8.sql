@@ -6,6 +6,8 @@ CREATE FUNCTION embedding8_in(cstring, oid, integer) RETURNS embedding8
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION embedding8_out(embedding8) RETURNS cstring
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding8_typmod_in(cstring[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION embedding8_recv(internal, oid, integer) RETURNS embedding8
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION embedding8_send(embedding8) RETURNS bytea
@@ -14,12 +16,16 @@ CREATE FUNCTION embedding8_send(embedding8) RETURNS bytea
 CREATE TYPE embedding8 (
 	INPUT     = embedding8_in,
 	OUTPUT    = embedding8_out,
-	TYPMOD_IN = embedding_typmod_in,
+	TYPMOD_IN = embedding8_typmod_in,
 	RECEIVE   = embedding8_recv,
 	SEND      = embedding8_send,
 	STORAGE   = external
 );
 COMMENT ON TYPE embedding8 IS 'int8 scalar-quantized vector: about 4x smaller than embedding, per-element error at most max|x|/254';
+
+CREATE FUNCTION embedding8_from_binary(bytea) RETURNS embedding8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding8_from_binary(bytea) IS 'decode the binary form of embedding8_send (int16 dims, int16 0, float4 scale, one int8 per element); every byte must be used';
 
 CREATE FUNCTION l2_distance(embedding8, embedding8) RETURNS float8
 	AS 'MODULE_PATHNAME', 'embedding8_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

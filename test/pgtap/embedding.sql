@@ -1,7 +1,7 @@
 -- pgTAP: the embedding types' catalogue contract and error codes.
 SET search_path = public, personalize;
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT has_type('personalize', 'embedding', 'embedding type exists');
 SELECT has_type('personalize', 'embedding8', 'embedding8 type exists');
@@ -15,17 +15,23 @@ SELECT has_operator('embedding', '<+>', 'embedding', 'double precision', 'L1 ope
 SELECT has_operator('embedding8', '<->', 'embedding8', 'double precision', 'embedding8 L2 operator');
 SELECT has_opclass('personalize', 'embedding_ops', 'btree operator class');
 
--- every C entry point is STRICT and IMMUTABLE; every one but I/O is PARALLEL SAFE
-SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = 'personalize' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-              AND NOT p.proisstrict), 0, 'all C functions are STRICT');
-SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = 'personalize' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-              AND p.proname <> 'simd_level' AND p.provolatile <> 'i'), 0, 'all C functions but simd_level are IMMUTABLE');
-SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = 'personalize' AND p.proparallel <> 's'), 0, 'all functions are PARALLEL SAFE');
-SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = 'personalize' AND p.prosecdef), 0, 'no SECURITY DEFINER function on the embedding surface');
+-- every function of the embedding surface is STRICT (C) and IMMUTABLE, PARALLEL SAFE,
+-- and none is SECURITY DEFINER
+CREATE TEMP VIEW embedding_surface AS
+SELECT p.* FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'personalize' AND p.prokind = 'f'
+   AND ARRAY['personalize.embedding'::regtype, 'personalize.embedding8'::regtype]::oid[]
+       && (p.proargtypes::oid[] || p.prorettype);
+SELECT cmp_ok((SELECT count(*)::int FROM embedding_surface), '>=', 40, 'the embedding surface is found');
+SELECT is((SELECT count(*)::int FROM embedding_surface
+            WHERE prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') AND NOT proisstrict),
+          0, 'all embedding C functions are STRICT');
+SELECT is((SELECT count(*)::int FROM embedding_surface WHERE provolatile <> 'i'),
+          0, 'all embedding functions are IMMUTABLE');
+SELECT is((SELECT count(*)::int FROM embedding_surface WHERE proparallel <> 's'),
+          0, 'all embedding functions are PARALLEL SAFE');
+SELECT is((SELECT count(*)::int FROM embedding_surface WHERE prosecdef),
+          0, 'no SECURITY DEFINER function on the embedding surface');
 SELECT is((SELECT string_agg(a.aggfnoid::regprocedure::text, ', ' ORDER BY 1) FROM pg_aggregate a
             JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE n.nspname = 'personalize' AND a.aggcombinefn <> 0),
