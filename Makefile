@@ -10,7 +10,11 @@ OBJS = \
 	src/embedding_ops.o \
 	src/embedding_agg.o \
 	src/embedding8.o \
-	src/distance.o
+	src/distance.o \
+	src/consent.o \
+	src/privileged.o \
+	src/purpose.o \
+	src/visibility.o
 
 # The install script is assembled from one file per concern under sql/install/.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))

@@ -74,7 +74,49 @@ SELECT i.item_id, i.name, round((i.embedding_q <=> q.embedding_q)::numeric, 4) A
 \timing off
 
 \echo
-\echo '== 6. Bad input is refused with a clear error, never stored'
+\echo '== 6. Consent: three shoppers, one application role, and the database enforcing what each agreed to'
+-- Catalogue rows go into personalize.items too (the catalogue is not personal data).
+INSERT INTO personalize.items (item_id, category, embedding)
+SELECT item_id, category, embedding FROM items;
+SELECT set_consent(1, 'recommendation', 'personalization', source => 'signup form', notice_version => 'v3') \gset
+SELECT set_consent(2, 'recommendation', 'personalization', '{location}', '{purchase_history}', 'settings page', 'v3') \gset
+SELECT set_consent(3, 'recommendation', 'functional', source => 'cookie banner', notice_version => 'v3') \gset
+SELECT count(*) AS signals_tracked FROM (
+  SELECT track(s, (s * 37 + k) % 20000 + 1, c, 'view')
+    FROM generate_series(1, 3) s, generate_series(1, 4) k,
+         unnest(ARRAY['session', 'browsing_history', 'purchase_history', 'location']) c) t;
+SELECT subject_id AS shopper, consent, tier(consent) FROM personalize.consents ORDER BY 1;
+
+CREATE ROLE shop_app;
+SELECT grant_purpose('shop_app', 'recommendation') \gset
+SET ROLE shop_app;
+\echo '   shop_app before declaring a purpose sees no personal rows:'
+SELECT count(*) AS visible_rows FROM personalize.interactions;
+SET personalize.purpose = 'recommendation';
+\echo '   ... and under purpose "recommendation", what each consent allows (tier 3 "location" only where granted, "purchase_history" hidden where denied):'
+SELECT subject_id AS shopper, string_agg(DISTINCT category, ', ' ORDER BY category) AS visible_categories, count(*) AS rows
+  FROM personalize.interactions GROUP BY 1 ORDER BY 1;
+RESET ROLE;
+\echo '   Shopper 1 withdraws consent; the very next statement no longer sees them:'
+SELECT withdraw_consent(1, 'recommendation', 'privacy centre') \gset
+SET ROLE shop_app;
+SELECT subject_id AS shopper, count(*) AS rows FROM personalize.interactions GROUP BY 1 ORDER BY 1;
+\set ON_ERROR_STOP off
+\echo '   Declaring a purpose the role was not granted, or reading for pricing, is refused:'
+SET personalize.purpose = 'marketing';
+RESET ROLE;
+SELECT grant_purpose('shop_app', 'pricing') \gset
+SET ROLE shop_app;
+SET personalize.purpose = 'pricing';
+SELECT count(*) FROM personalize.interactions;
+\set ON_ERROR_STOP on
+RESET ROLE;
+\echo '   The append-only ledger, as the DBA sees it:'
+SELECT subject_id AS shopper, action, consent, source, notice_version, recorded_by
+  FROM consent_history ORDER BY entry_id;
+
+\echo
+\echo '== 7. Bad input is refused with a clear error, never stored'
 \set ON_ERROR_STOP off
 SELECT '[1,2,NaN]'::embedding;
 SELECT '[1,2'::embedding;

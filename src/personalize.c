@@ -5,6 +5,7 @@
 #include "personalize.h"
 
 #include "distance.h"
+#include "purpose.h"
 #include "utils/builtins.h"
 
 PG_MODULE_MAGIC;
@@ -15,6 +16,8 @@ void
 _PG_init(void)
 {
 	pz_distance_init();
+	pz_purpose_define_guc();
+	pz_visibility_init();
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */

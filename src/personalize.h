@@ -15,5 +15,7 @@
 	Datum name(PG_FUNCTION_ARGS)
 
 extern void pz_distance_init(void);
+extern void pz_visibility_init(void);
+extern bool pz_row_visible(int64 subject, const char *category, int len);
 
 #endif							/* PERSONALIZE_H */

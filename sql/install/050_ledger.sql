@@ -1,0 +1,134 @@
+-- The consent ledger (append-only) and the current consent of each subject
+-- for each purpose.  Neither is readable by application roles: they go
+-- through set_consent(), withdraw_consent() and consent_of().
+
+CREATE TABLE consent_ledger (
+	entry_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	subject_id     bigint NOT NULL,
+	purpose        text NOT NULL REFERENCES purposes (name),
+	action         text NOT NULL CHECK (action IN ('set', 'withdraw')),
+	consent        consent NOT NULL,
+	source         text,
+	notice_version text,
+	recorded_by    name NOT NULL,
+	recorded_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX ON consent_ledger (subject_id, recorded_at);
+COMMENT ON TABLE consent_ledger IS 'every consent change, append-only: who, what, when, from where, under which notice';
+
+CREATE TABLE consents (
+	subject_id bigint NOT NULL,
+	purpose    text NOT NULL REFERENCES purposes (name),
+	consent    consent NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (subject_id, purpose)
+);
+CREATE INDEX ON consents (purpose);
+COMMENT ON TABLE consents IS 'current consent per subject and purpose (the latest ledger entry)';
+
+CREATE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'the consent ledger is append-only'
+		USING ERRCODE = 'insufficient_privilege',
+		      HINT = 'Record a change with personalize.set_consent() or personalize.withdraw_consent().';
+END $$;
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON consent_ledger
+	FOR EACH ROW EXECUTE FUNCTION refuse_ledger_change();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION refuse_ledger_change();
+
+-- The role on whose behalf a change is recorded: SET ROLE counts.
+CREATE FUNCTION acting_role() RETURNS name LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
+	            ELSE current_setting('role')::name END
+$$;
+
+CREATE FUNCTION check_categories(names text[]) RETURNS void LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	unknown text;
+BEGIN
+	SELECT n INTO unknown FROM unnest(names) n
+	 WHERE n IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.signal_categories c WHERE c.name = n)
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unknown signal category "%"', coalesce(unknown, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Known categories are listed in personalize.signal_categories.';
+	END IF;
+END $$;
+
+CREATE FUNCTION check_purpose_exists(purpose text) RETURNS void LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF purpose IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = purpose) THEN
+		RAISE EXCEPTION 'unknown purpose "%"', coalesce(purpose, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Known purposes are listed in personalize.purposes.';
+	END IF;
+END $$;
+
+CREATE FUNCTION record_consent(subject bigint, purpose text, action text, c consent,
+                               source text, notice_version text)
+RETURNS consent LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF subject IS NULL THEN
+		RAISE EXCEPTION 'subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.check_purpose_exists(purpose);
+	PERFORM @extschema@.check_categories(@extschema@.granted(c) || @extschema@.denied(c));
+	INSERT INTO @extschema@.consent_ledger
+		(subject_id, purpose, action, consent, source, notice_version, recorded_by)
+	VALUES (subject, purpose, action, c, source, notice_version, @extschema@.acting_role());
+	INSERT INTO @extschema@.consents AS cur (subject_id, purpose, consent, updated_at)
+	VALUES (subject, purpose, c, clock_timestamp())
+	ON CONFLICT ON CONSTRAINT consents_pkey
+	DO UPDATE SET consent = excluded.consent, updated_at = excluded.updated_at;
+	RETURN c;
+END $$;
+REVOKE ALL ON FUNCTION record_consent(bigint, text, text, consent, text, text) FROM PUBLIC;
+
+CREATE FUNCTION set_consent(subject bigint, purpose text, tier consent_tier,
+                            "grant" text[] DEFAULT '{}', deny text[] DEFAULT '{}',
+                            source text DEFAULT NULL, notice_version text DEFAULT NULL)
+RETURNS consent LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.record_consent(subject, purpose, 'set',
+		@extschema@.make_consent(coalesce(tier, 'none'), "grant", deny), source, notice_version)
+$$;
+COMMENT ON FUNCTION set_consent(bigint, text, consent_tier, text[], text[], text, text) IS
+	'record a subject''s consent for a purpose (replaces the previous one); effective from the next statement';
+
+CREATE FUNCTION withdraw_consent(subject bigint, purpose text, source text DEFAULT NULL,
+                                 notice_version text DEFAULT NULL)
+RETURNS consent LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.record_consent(subject, purpose, 'withdraw', 'none'::@extschema@.consent,
+		source, notice_version)
+$$;
+COMMENT ON FUNCTION withdraw_consent(bigint, text, text, text) IS
+	'withdraw a subject''s consent for a purpose: nothing of theirs is visible under it from the next statement';
+
+CREATE FUNCTION consent_of(subject bigint, purpose text) RETURNS consent
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT c.consent FROM @extschema@.consents c
+	 WHERE c.subject_id = consent_of.subject AND c.purpose = consent_of.purpose
+$$;
+COMMENT ON FUNCTION consent_of(bigint, text) IS 'a subject''s current consent for a purpose (NULL when none was ever recorded)';
+
+REVOKE ALL ON FUNCTION set_consent(bigint, text, consent_tier, text[], text[], text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION withdraw_consent(bigint, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION consent_of(bigint, text) FROM PUBLIC;
+
+-- Subject-keyed: row-level security forced, and no policy, so only the
+-- functions above (owned by the installing superuser) read or write them.
+ALTER TABLE consent_ledger ENABLE ROW LEVEL SECURITY;
+ALTER TABLE consent_ledger FORCE ROW LEVEL SECURITY;
+ALTER TABLE consents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE consents FORCE ROW LEVEL SECURITY;
+
+SELECT pg_catalog.pg_extension_config_dump('consent_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('consents', '');

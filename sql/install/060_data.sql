@@ -1,0 +1,80 @@
+-- The catalogue and the behavioural data the policies protect.
+
+CREATE TABLE items (
+	item_id    bigint PRIMARY KEY,
+	category   text,
+	attributes jsonb NOT NULL DEFAULT '{}',
+	sponsored  boolean NOT NULL DEFAULT false,
+	embedding  embedding,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE items IS 'the catalogue (not personal data)';
+GRANT SELECT ON items TO PUBLIC;
+
+CREATE TABLE interactions (
+	interaction_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	subject_id     bigint NOT NULL,
+	item_id        bigint NOT NULL REFERENCES items (item_id) ON DELETE CASCADE,
+	category       text NOT NULL REFERENCES signal_categories (name),
+	kind           text NOT NULL DEFAULT 'view' CHECK (kind ~ '^[a-z][a-z0-9_]{0,30}$'),
+	weight         real NOT NULL DEFAULT 1
+	               CHECK (weight > '-Infinity'::real AND weight < 'Infinity'::real),
+	occurred_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON interactions (subject_id, occurred_at);
+CREATE INDEX ON interactions (item_id);
+COMMENT ON TABLE interactions IS 'behavioural signals: visible only under a declared purpose the subject consented to for the category';
+
+-- Reading is governed by the policy; writing needs an explicit grant:
+--   GRANT INSERT (subject_id, item_id, category, kind, weight, occurred_at)
+--     ON personalize.interactions TO app;
+GRANT SELECT ON interactions TO PUBLIC;
+
+CREATE FUNCTION track(subject bigint, item bigint, category text, kind text DEFAULT 'view',
+                      weight real DEFAULT 1, occurred_at timestamptz DEFAULT now())
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF subject IS NULL OR item IS NULL THEN
+		RAISE EXCEPTION 'subject and item must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.check_categories(ARRAY[category]);
+	INSERT INTO @extschema@.interactions (subject_id, item_id, category, kind, weight, occurred_at)
+	VALUES (subject, item, category, coalesce(kind, 'view'), coalesce(weight, 1), coalesce(occurred_at, now()));
+END $$;
+COMMENT ON FUNCTION track(bigint, bigint, text, text, real, timestamptz) IS 'record one behavioural signal (the caller needs INSERT on interactions)';
+
+-- The bulk path for application roles: PostgreSQL refuses COPY FROM into a
+-- table with row-level security for them, so arrays go in one statement.
+CREATE FUNCTION track_many(subjects bigint[], items bigint[], categories text[],
+                           kinds text[] DEFAULT NULL, weights real[] DEFAULT NULL,
+                           occurred_at timestamptz[] DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n int := coalesce(cardinality(subjects), 0);
+	inserted bigint;
+BEGIN
+	IF coalesce(cardinality(items), 0) <> n OR coalesce(cardinality(categories), 0) <> n
+	   OR (kinds IS NOT NULL AND cardinality(kinds) <> n)
+	   OR (weights IS NOT NULL AND cardinality(weights) <> n)
+	   OR (occurred_at IS NOT NULL AND cardinality(occurred_at) <> n) THEN
+		RAISE EXCEPTION 'track_many() needs arrays of equal length'
+			USING ERRCODE = 'array_subscript_error';
+	END IF;
+	IF array_position(subjects, NULL) IS NOT NULL OR array_position(items, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'subject and item must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.check_categories(ARRAY(SELECT DISTINCT c FROM unnest(categories) c));
+	INSERT INTO @extschema@.interactions (subject_id, item_id, category, kind, weight, occurred_at)
+	SELECT s, i, c, coalesce(k, 'view'), coalesce(w, 1), coalesce(t, now())
+	  FROM unnest(subjects, items, categories,
+	              coalesce(kinds, array_fill(NULL::text, ARRAY[n])),
+	              coalesce(weights, array_fill(NULL::real, ARRAY[n])),
+	              coalesce(occurred_at, array_fill(NULL::timestamptz, ARRAY[n]))) AS u(s, i, c, k, w, t);
+	GET DIAGNOSTICS inserted = ROW_COUNT;
+	RETURN inserted;
+END $$;
+COMMENT ON FUNCTION track_many(bigint[], bigint[], text[], text[], real[], timestamptz[]) IS
+	'record many signals in one statement, all or nothing (the caller needs INSERT on interactions)';
+
+SELECT pg_catalog.pg_extension_config_dump('items', '');
+SELECT pg_catalog.pg_extension_config_dump('interactions', '');
