@@ -40,7 +40,7 @@ endif
 # compiler reassociate sums into SIMD lanes; parsing and arithmetic stay exact.
 # PGXS tracks no header dependencies; the kernels are a header included per ISA.
 src/distance.o: src/distance_kernels.h src/distance.h
-src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=fast -Wno-psabi
+src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
 	{ printf '%s\n' '-- Generated from sql/install/*.sql; edit those files instead.' \

@@ -35,7 +35,7 @@ typedef struct SubjectEntry
 {
 	int64		subject_id;
 	uint64		allowed;		/* bit i: category i allowed */
-	int			specificity;	/* length of the purpose the consent is for */
+	int32		specificity;	/* length of the purpose the consent is for */
 	char		status;			/* simplehash bookkeeping */
 } SubjectEntry;
 
@@ -56,7 +56,34 @@ typedef struct CategoryInfo
 	char		name[CATEGORY_NAME_MAX + 1];
 	int			len;
 	int			tier;
+	uint64		head;			/* first 8 bytes, zero padded: a cheap filter */
 } CategoryInfo;
+
+/* What a read under the cached purpose by the checked role amounts to. */
+typedef enum Verdict
+{
+	VERDICT_CHECK_ROWS,			/* look each row up */
+	VERDICT_NOTHING,			/* unknown purpose: nothing is visible */
+	VERDICT_NOT_GRANTED,		/* error: the role does not hold the purpose */
+	VERDICT_NO_PERSONAL_DATA	/* error: the purpose may not use personal data */
+} Verdict;
+
+/*
+ * Subjects are usually numbered densely, so the common layout is one byte
+ * per subject id in [base, base + span) indexing a table of the few distinct
+ * masks there are (one per distinct consent): 100 KB for 100,000 subjects,
+ * small enough to stay in cache while a scan runs.  Sparse ids or too many
+ * distinct masks fall back to the hash table.
+ */
+#define DENSE_MAX_MASKS		256
+#define CATEGORY_SLOTS		256
+
+static inline int
+category_slot_of(uint64 head, int len)
+{
+	return (int) (((head ^ (uint64) len) * UINT64CONST(0x9E3779B97F4A7C15)) >> 56);
+}
+#define DENSE_SLACK			8
 
 typedef struct VisibilityCache
 {
@@ -67,12 +94,20 @@ typedef struct VisibilityCache
 	PurposeInfo info;
 	int			ncategories;
 	CategoryInfo categories[CONSENT_MAX_CATEGORIES];
-	subjects_hash *subjects;
+	int8		category_slot[CATEGORY_SLOTS];	/* hash of (len, head) -> index */
 	MemoryContext cxt;
 
-	/* the role last checked for a grant of that purpose */
+	/* subject -> allowed categories */
+	bool		dense;
+	int64		base;
+	uint64		span;
+	uint8	   *mask_index;
+	uint64		masks[DENSE_MAX_MASKS];
+	subjects_hash *subjects;
+
+	/* the role last checked, and the verdict for it */
 	Oid			checked_userid;
-	bool		user_granted;
+	Verdict		verdict;
 
 	/* invalidation */
 	Oid			consents_relid;
@@ -107,6 +142,7 @@ static void
 load_categories(void)
 {
 	cache.ncategories = 0;
+	memset(cache.category_slot, -1, sizeof(cache.category_slot));
 	if (SPI_execute("SELECT name, tier FROM personalize.signal_categories ORDER BY name",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: signal category lookup failed");
@@ -119,6 +155,11 @@ load_categories(void)
 		strlcpy(c->name, SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), sizeof(c->name));
 		c->len = strlen(c->name);
 		c->tier = DatumGetInt16(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		c->head = 0;
+		memcpy(&c->head, c->name, Min(c->len, 8));
+		/* a collision leaves the slot to the first; others are found by scanning */
+		if (cache.category_slot[category_slot_of(c->head, c->len)] < 0)
+			cache.category_slot[category_slot_of(c->head, c->len)] = cache.ncategories - 1;
 	}
 }
 
@@ -158,12 +199,43 @@ allowed_mask(const Consent *c)
 	return mask;
 }
 
+/*
+ * Most subjects share one of a handful of consents, so masks are memoized
+ * by the consent's bytes while loading.
+ */
+#define MEMO_SIZE 32
+
+typedef struct MaskMemo
+{
+	int			n;
+	int			next;
+	Consent    *consent[MEMO_SIZE];
+	uint64		mask[MEMO_SIZE];
+} MaskMemo;
+
+static uint64
+memoized_mask(MaskMemo *memo, Consent *c)
+{
+	Size		size = VARSIZE(c);
+	int			slot;
+
+	for (int i = 0; i < memo->n; i++)
+		if (VARSIZE(memo->consent[i]) == size && memcmp(memo->consent[i], c, size) == 0)
+			return memo->mask[i];
+	slot = memo->n < MEMO_SIZE ? memo->n++ : (memo->next++ % MEMO_SIZE);
+	memo->consent[slot] = (Consent *) palloc(size);
+	memcpy(memo->consent[slot], c, size);
+	memo->mask[slot] = allowed_mask(c);
+	return memo->mask[slot];
+}
+
 /* The most specific consent on the purpose chain decides for a subject. */
 static void
 load_subjects(const char *purpose)
 {
 	Oid			argtypes[1] = {TEXTARRAYOID};
 	Datum		args[1];
+	MaskMemo	memo = {0};
 
 	args[0] = purpose_chain(purpose);
 	if (SPI_execute_with_args("SELECT subject_id, consent, length(purpose) "
@@ -185,10 +257,62 @@ load_subjects(const char *purpose)
 
 		if (!found || specificity > e->specificity)
 		{
-			e->allowed = allowed_mask(c);
+			e->allowed = memoized_mask(&memo, c);
 			e->specificity = specificity;
 		}
 	}
+}
+
+static int
+mask_slot(uint64 mask, int *nmasks)
+{
+	for (int i = 0; i < *nmasks; i++)
+		if (cache.masks[i] == mask)
+			return i;
+	if (*nmasks == DENSE_MAX_MASKS)
+		return -1;
+	cache.masks[*nmasks] = mask;
+	return (*nmasks)++;
+}
+
+/* Switch to the dense layout when the subject ids allow it. */
+static void
+densify(void)
+{
+	subjects_iterator it;
+	SubjectEntry *e;
+	int64		lo = PG_INT64_MAX,
+				hi = PG_INT64_MIN;
+	int			nmasks = 1;
+	uint64		count = cache.subjects->members;
+
+	cache.dense = false;
+	if (count == 0)
+		return;
+	subjects_start_iterate(cache.subjects, &it);
+	while ((e = subjects_iterate(cache.subjects, &it)) != NULL)
+	{
+		lo = Min(lo, e->subject_id);
+		hi = Max(hi, e->subject_id);
+	}
+	/* hi - lo may not fit int64; compare as unsigned */
+	if ((uint64) hi - (uint64) lo >= count * DENSE_SLACK + 4096)
+		return;
+
+	cache.masks[0] = 0;			/* index 0: no consent, nothing allowed */
+	cache.base = lo;
+	cache.span = (uint64) hi - (uint64) lo + 1;
+	cache.mask_index = MemoryContextAllocZero(cache.cxt, cache.span);
+	subjects_start_iterate(cache.subjects, &it);
+	while ((e = subjects_iterate(cache.subjects, &it)) != NULL)
+	{
+		int			slot = mask_slot(e->allowed, &nmasks);
+
+		if (slot < 0)
+			return;				/* too many distinct consents: keep the hash */
+		cache.mask_index[(uint64) e->subject_id - (uint64) lo] = slot;
+	}
+	cache.dense = true;
 }
 
 static void
@@ -202,6 +326,7 @@ load_cache(const char *purpose)
 										  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(cache.cxt);
 	cache.subjects = NULL;
+	cache.dense = false;
 	cache.loaded = false;
 	cache.consents_relid = pz_relation_oid("consents");
 
@@ -209,7 +334,10 @@ load_cache(const char *purpose)
 	pz_privileged_begin(&ctx);
 	load_categories();
 	if (cache.info.known && cache.info.personal_data_allowed)
+	{
 		load_subjects(purpose);
+		densify();
+	}
 	pz_privileged_end(&ctx);
 
 	strlcpy(cache.purpose, purpose, sizeof(cache.purpose));
@@ -233,25 +361,40 @@ refuse_personal_data(const char *purpose)
 			 errhint("Declare a purpose that allows personal data, such as \"recommendation\".")));
 }
 
-/* Make sure the cache matches the declared purpose and the current role. */
-static void
-ensure_cache(const char *purpose)
+static Verdict
+verdict_for(Oid userid, const char *purpose)
 {
-	Oid			userid = GetUserId();
-	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	if (!cache.info.known)
+		return VERDICT_NOTHING;
+	if (!pz_purpose_granted(userid, purpose))
+		return VERDICT_NOT_GRANTED;
+	if (!cache.info.personal_data_allowed)
+		return VERDICT_NO_PERSONAL_DATA;
+	return VERDICT_CHECK_ROWS;
+}
 
+/*
+ * Bring the cache in line with the declared purpose and the current role:
+ * pending invalidations once per statement, a reload when the purpose
+ * changed or an invalidation arrived, a grant check when the role changed.
+ */
+static void
+refresh_cache(const char *purpose, Oid userid, TimestampTz stmt)
+{
 	if (stmt != cache.last_statement)
 	{
 		AcceptInvalidationMessages();
 		cache.last_statement = stmt;
 	}
-	if (!cache.loaded || cache.purpose_version != pz_purpose_version ||
-		strcmp(cache.purpose, purpose) != 0)
-		load_cache(purpose);
-
+	if (!cache.loaded || cache.purpose_version != pz_purpose_version)
+	{
+		if (!cache.loaded || strcmp(cache.purpose, purpose) != 0)
+			load_cache(purpose);
+		cache.purpose_version = pz_purpose_version;
+	}
 	if (cache.checked_userid != userid)
 	{
-		cache.user_granted = cache.info.known && pz_purpose_granted(userid, purpose);
+		cache.verdict = verdict_for(userid, purpose);
 		cache.checked_userid = userid;
 	}
 }
@@ -259,10 +402,45 @@ ensure_cache(const char *purpose)
 static inline int
 category_index(const char *name, int len)
 {
+	uint64		head = 0;
+	int			slot;
+
+	memcpy(&head, name, Min(len, 8));
+	slot = cache.category_slot[category_slot_of(head, len)];
+	if (slot >= 0)
+	{
+		const CategoryInfo *c = &cache.categories[slot];
+
+		if (c->len == len && c->head == head &&
+			(len <= 8 || memcmp(c->name + 8, name + 8, len - 8) == 0))
+			return slot;
+	}
 	for (int i = 0; i < cache.ncategories; i++)
-		if (cache.categories[i].len == len && memcmp(cache.categories[i].name, name, len) == 0)
+	{
+		const CategoryInfo *c = &cache.categories[i];
+
+		if (c->len == len && c->head == head &&
+			(len <= 8 || memcmp(c->name + 8, name + 8, len - 8) == 0))
 			return i;
+	}
 	return -1;
+}
+
+static inline uint64
+subject_mask(int64 subject)
+{
+	if (cache.dense)
+	{
+		uint64		off = (uint64) subject - (uint64) cache.base;
+
+		return off < cache.span ? cache.masks[cache.mask_index[off]] : 0;
+	}
+	else
+	{
+		SubjectEntry *e = subjects_lookup(cache.subjects, subject);
+
+		return e ? e->allowed : 0;
+	}
 }
 
 /*
@@ -275,29 +453,43 @@ bool
 pz_row_visible(int64 subject, const char *category, int len)
 {
 	const char *purpose = pz_purpose;
-	SubjectEntry *e;
+	Oid			userid;
+	TimestampTz stmt;
 	int			ci;
 
 	if (purpose == NULL || purpose[0] == '\0')
 		return false;
-	ensure_cache(purpose);
-	if (!cache.info.known)
-		return false;
-	if (!cache.user_granted)
-		pz_purpose_refuse_ungranted(GetUserId(), purpose);
-	if (!cache.info.personal_data_allowed)
-		refuse_personal_data(purpose);
+
+	userid = GetUserId();
+	stmt = GetCurrentStatementStartTimestamp();
+	if (unlikely(!cache.loaded || stmt != cache.last_statement ||
+				 cache.purpose_version != pz_purpose_version ||
+				 cache.checked_userid != userid))
+		refresh_cache(purpose, userid, stmt);
+
+	switch (cache.verdict)
+	{
+		case VERDICT_CHECK_ROWS:
+			break;
+		case VERDICT_NOTHING:
+			return false;
+		case VERDICT_NOT_GRANTED:
+			pz_purpose_refuse_ungranted(userid, purpose);
+		case VERDICT_NO_PERSONAL_DATA:
+			refuse_personal_data(purpose);
+	}
 
 	ci = category_index(category, len);
-	if (ci < 0)
-		return false;
-	e = subjects_lookup(cache.subjects, subject);
-	return e != NULL && (e->allowed & (UINT64CONST(1) << ci)) != 0;
+	return ci >= 0 && (subject_mask(subject) & (UINT64CONST(1) << ci)) != 0;
 }
 
 PZ_FUNCTION(pz_row_visible_sql)
 {
-	text	   *category = PG_GETARG_TEXT_PP(1);
+	struct varlena *category = (struct varlena *) PG_GETARG_POINTER(1);
+
+	/* the common short inline value needs no call to detoast */
+	if (VARATT_IS_COMPRESSED(category) || VARATT_IS_EXTERNAL(category))
+		category = pg_detoast_datum_packed(category);
 
 	PG_RETURN_BOOL(pz_row_visible(PG_GETARG_INT64(0), VARDATA_ANY(category),
 								  VARSIZE_ANY_EXHDR(category)));
