@@ -14,13 +14,14 @@ OBJS = \
 	src/consent.o \
 	src/privileged.o \
 	src/purpose.o \
-	src/visibility.o
+	src/visibility.o \
+	src/guard.o
 
 # The install script is assembled from one file per concern under sql/install/.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = personalize--$(EXTVERSION).sql
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = personalize--$(EXTVERSION).sql results regression.diffs regression.out

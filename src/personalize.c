@@ -18,6 +18,7 @@ _PG_init(void)
 	pz_distance_init();
 	pz_purpose_define_guc();
 	pz_visibility_init();
+	pz_guard_init();
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */

@@ -15,6 +15,7 @@
 #include "privileged.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 void
 pz_privileged_begin(PzPrivileged *ctx)
@@ -28,6 +29,16 @@ pz_privileged_begin(PzPrivileged *ctx)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
+	/*
+	 * Read the registry as of now, not as of the caller's snapshot: inside a
+	 * cursor opened earlier, a REPEATABLE READ transaction or while a session
+	 * starts (no snapshot at all), a withdrawal or revocation that has
+	 * committed must already count.  Parallel workers cannot take snapshots
+	 * and use the statement's.
+	 */
+	ctx->pushed_snapshot = !IsInParallelMode();
+	if (ctx->pushed_snapshot)
+		PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "personalize: SPI_connect failed");
 }
@@ -36,6 +47,8 @@ void
 pz_privileged_end(PzPrivileged *ctx)
 {
 	SPI_finish();
+	if (ctx->pushed_snapshot)
+		PopActiveSnapshot();
 	AtEOXact_GUC(true, ctx->save_nestlevel);
 	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
 }

@@ -13,6 +13,7 @@ typedef struct PzPrivileged
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
+	bool		pushed_snapshot;
 } PzPrivileged;
 
 extern void pz_privileged_begin(PzPrivileged *ctx);

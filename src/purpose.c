@@ -51,6 +51,11 @@ pz_purpose_name_valid(const char *name)
 	return !segment_start;
 }
 
+/*
+ * A purpose is as narrow as its narrowest ancestor: the tier cap is the
+ * lowest along the chain, and personal data is allowed only if every
+ * ancestor allows it.
+ */
 PurposeInfo
 pz_purpose_lookup(const char *purpose)
 {
@@ -61,19 +66,24 @@ pz_purpose_lookup(const char *purpose)
 
 	args[0] = CStringGetTextDatum(purpose);
 	pz_privileged_begin(&ctx);
-	if (SPI_execute_with_args("SELECT max_tier::text, personal_data_allowed "
-							  "FROM personalize.purposes WHERE name = $1",
+	if (SPI_execute_with_args("SELECT bool_or(name = $1), min(max_tier)::text, bool_and(personal_data_allowed) "
+							  "FROM personalize.purposes "
+							  "WHERE name = $1 OR starts_with($1, name || '.')",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: purpose lookup failed");
 	if (SPI_processed == 1)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		char	   *tier = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		Datum		known = SPI_getbinval(tup, desc, 1, &isnull);
 
-		info.known = true;
-		info.max_tier = consent_tier_from_name(tier, false);
-		info.personal_data_allowed =
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull;
+		if (!isnull && DatumGetBool(known))
+		{
+			info.known = true;
+			info.max_tier = consent_tier_from_name(SPI_getvalue(tup, desc, 2), false);
+			info.personal_data_allowed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
+		}
 	}
 	pz_privileged_end(&ctx);
 	return info;

@@ -28,6 +28,7 @@
 #include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -109,6 +110,9 @@ typedef struct VisibilityCache
 	Oid			checked_userid;
 	Verdict		verdict;
 
+	/* loaded under a snapshot older than the next statement's (RR, parallel) */
+	bool		snapshot_scoped;
+
 	/* invalidation */
 	Oid			consents_relid;
 	uint64		invalidations;
@@ -132,10 +136,36 @@ relcache_callback(Datum arg, Oid relid)
 		invalidate_cache();
 }
 
+/* Role membership or attributes changed: grants must be checked again. */
+static void
+role_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache.checked_userid = InvalidOid;
+}
+
+/*
+ * A cache filled in a parallel worker reflects the statement's snapshot; it
+ * must not outlive the transaction.
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) &&
+		cache.snapshot_scoped)
+	{
+		invalidate_cache();
+		cache.snapshot_scoped = false;
+	}
+}
+
 void
 pz_visibility_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, role_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, role_callback, (Datum) 0);
+	RegisterXactCallback(xact_callback, NULL);
 }
 
 static void
@@ -240,7 +270,7 @@ load_subjects(const char *purpose)
 	args[0] = purpose_chain(purpose);
 	if (SPI_execute_with_args("SELECT subject_id, consent, length(purpose) "
 							  "FROM personalize.consents WHERE purpose = ANY ($1)",
-							  1, argtypes, args, NULL, IsInParallelMode(), 0) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: consent lookup failed");
 
 	cache.subjects = subjects_create(cache.cxt, Max(SPI_processed, 16), NULL);
@@ -344,6 +374,7 @@ load_cache(const char *purpose)
 	cache.purpose_version = pz_purpose_version;
 	/* an invalidation that arrived while loading means the data may be stale */
 	cache.loaded = (cache.invalidations == invalidations_before);
+	cache.snapshot_scoped = IsInParallelMode();
 	cache.checked_userid = InvalidOid;
 }
 
@@ -483,6 +514,27 @@ pz_row_visible(int64 subject, const char *category, int len)
 	return ci >= 0 && (subject_mask(subject) & (UINT64CONST(1) << ci)) != 0;
 }
 
+/*
+ * The row-independent half of the check, run by the ExecutorStart hook for
+ * every query that reads a protected table under row-level security, before
+ * any row is read: a refusal must not depend on which rows a query touches,
+ * or error-or-not would reveal them.
+ */
+void
+pz_check_declared_purpose(void)
+{
+	const char *purpose = pz_purpose;
+	Oid			userid = GetUserId();
+
+	if (purpose == NULL || purpose[0] == '\0')
+		return;
+	refresh_cache(purpose, userid, GetCurrentStatementStartTimestamp());
+	if (cache.verdict == VERDICT_NOT_GRANTED)
+		pz_purpose_refuse_ungranted(userid, purpose);
+	if (cache.verdict == VERDICT_NO_PERSONAL_DATA)
+		refuse_personal_data(purpose);
+}
+
 PZ_FUNCTION(pz_row_visible_sql)
 {
 	struct varlena *category = (struct varlena *) PG_GETARG_POINTER(1);
@@ -508,6 +560,9 @@ PZ_FUNCTION(pz_invalidate_visibility)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("invalidate_visibility() must be called as a trigger")));
 	relid = pz_relation_oid("consents");
+	if (OidIsValid(relid))
+		CacheInvalidateRelcacheByRelid(relid);
+	relid = pz_relation_oid("protected_tables");
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);
 	return PointerGetDatum(NULL);

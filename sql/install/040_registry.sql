@@ -66,6 +66,13 @@ BEGIN
 		RAISE EXCEPTION 'purpose "%" may not use personal data: personalized pricing is refused', name
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	IF parent IS NOT NULL AND EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = parent
+	                                   AND (p.max_tier < create_purpose.max_tier
+	                                        OR (NOT p.personal_data_allowed AND create_purpose.personal_data_allowed))) THEN
+		RAISE EXCEPTION 'purpose "%" cannot allow more than its parent "%"', name, parent
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'A sub-purpose may narrow its parent''s tier cap and personal-data use, never widen them.';
+	END IF;
 	INSERT INTO @extschema@.purposes VALUES (name, description, max_tier, personal_data_allowed, false);
 END $$;
 COMMENT ON FUNCTION create_purpose(text, text, consent_tier, boolean) IS 'register a purpose (a sub-purpose needs its parent)';
@@ -111,4 +118,7 @@ GRANT SELECT ON signal_categories, purposes TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('signal_categories', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('purposes', 'WHERE NOT builtin');
-SELECT pg_catalog.pg_extension_config_dump('purpose_grants', '');
+-- Grants to roles dropped since are not dumped: their OIDs could name
+-- another role where the dump is restored.
+SELECT pg_catalog.pg_extension_config_dump('purpose_grants',
+	'WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role)');

@@ -36,6 +36,9 @@ CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON consent_ledger
 	FOR EACH ROW EXECUTE FUNCTION refuse_ledger_change();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger
 	FOR EACH STATEMENT EXECUTE FUNCTION refuse_ledger_change();
+-- also under session_replication_role = replica
+ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only;
+ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only_truncate;
 
 -- The role on whose behalf a change is recorded: SET ROLE counts.
 CREATE FUNCTION acting_role() RETURNS name LANGUAGE sql STABLE
@@ -90,24 +93,47 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION record_consent(bigint, text, text, consent, text, text) FROM PUBLIC;
 
+CREATE FUNCTION refuse_null_tier() RETURNS consent LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'consent tier must not be null'
+		USING ERRCODE = 'null_value_not_allowed',
+		      HINT = 'Use ''none'' to record that nothing is allowed, or personalize.withdraw_consent().';
+END $$;
+
 CREATE FUNCTION set_consent(subject bigint, purpose text, tier consent_tier,
                             "grant" text[] DEFAULT '{}', deny text[] DEFAULT '{}',
                             source text DEFAULT NULL, notice_version text DEFAULT NULL)
 RETURNS consent LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
-	SELECT @extschema@.record_consent(subject, purpose, 'set',
-		@extschema@.make_consent(coalesce(tier, 'none'), "grant", deny), source, notice_version)
+	SELECT CASE WHEN tier IS NULL
+	            THEN @extschema@.refuse_null_tier()
+	            ELSE @extschema@.record_consent(subject, purpose, 'set',
+	                     @extschema@.make_consent(tier, "grant", deny), source, notice_version) END
 $$;
 COMMENT ON FUNCTION set_consent(bigint, text, consent_tier, text[], text[], text, text) IS
 	'record a subject''s consent for a purpose (replaces the previous one); effective from the next statement';
 
 CREATE FUNCTION withdraw_consent(subject bigint, purpose text, source text DEFAULT NULL,
                                  notice_version text DEFAULT NULL)
-RETURNS consent LANGUAGE sql SECURITY DEFINER
+RETURNS consent LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
-	SELECT @extschema@.record_consent(subject, purpose, 'withdraw', 'none'::@extschema@.consent,
-		source, notice_version)
-$$;
+DECLARE
+	child text;
+BEGIN
+	-- a withdrawal of "marketing" also withdraws "marketing.email" and below
+	FOR child IN
+		SELECT c.purpose FROM @extschema@.consents c
+		 WHERE c.subject_id = withdraw_consent.subject
+		   AND starts_with(c.purpose, withdraw_consent.purpose || '.')
+		   AND @extschema@.tier(c.consent) <> 'none'
+		 ORDER BY c.purpose
+	LOOP
+		PERFORM @extschema@.record_consent(subject, child, 'withdraw', 'none'::@extschema@.consent,
+		                                   source, notice_version);
+	END LOOP;
+	RETURN @extschema@.record_consent(subject, purpose, 'withdraw', 'none'::@extschema@.consent,
+	                                  source, notice_version);
+END $$;
 COMMENT ON FUNCTION withdraw_consent(bigint, text, text, text) IS
 	'withdraw a subject''s consent for a purpose: nothing of theirs is visible under it from the next statement';
 

@@ -24,6 +24,7 @@ CREATE TABLE protected_tables (
 	category_column   name,
 	category_constant text REFERENCES signal_categories (name),
 	enabled_rls       boolean NOT NULL,
+	forced_rls        boolean NOT NULL DEFAULT false,
 	builtin           boolean NOT NULL DEFAULT false,
 	protected_by      name NOT NULL DEFAULT current_user,
 	protected_at      timestamptz NOT NULL DEFAULT now(),
@@ -46,6 +47,7 @@ DECLARE
 	category_type regtype := @extschema@.column_type(tbl, category::name);
 	category_expr text;
 	had_rls boolean;
+	had_force boolean;
 BEGIN
 	IF subject_type IS NULL THEN
 		RAISE EXCEPTION 'table % has no column "%"', tbl, subject
@@ -70,7 +72,7 @@ BEGIN
 			USING ERRCODE = 'duplicate_object', HINT = 'Call personalize.unprotect() first to change how.';
 	END IF;
 
-	SELECT relrowsecurity INTO had_rls FROM pg_class WHERE oid = tbl;
+	SELECT relrowsecurity, relforcerowsecurity INTO had_rls, had_force FROM pg_class WHERE oid = tbl;
 	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
 	-- Restrictive, so any policy the application already has cannot widen it.
 	EXECUTE format('CREATE POLICY personalize_consent ON %s AS RESTRICTIVE FOR ALL '
@@ -80,11 +82,11 @@ BEGIN
 		EXECUTE format('CREATE POLICY personalize_base ON %s FOR ALL USING (true) WITH CHECK (true)', tbl);
 	END IF;
 	INSERT INTO @extschema@.protected_tables
-		(relid, subject_column, category_column, category_constant, enabled_rls, builtin)
+		(relid, subject_column, category_column, category_constant, enabled_rls, forced_rls, builtin)
 	VALUES (tbl, subject,
 	        CASE WHEN category_type IS NOT NULL THEN category END,
 	        CASE WHEN category_type IS NULL THEN category END,
-	        NOT had_rls,
+	        NOT had_rls, had_force,
 	        tbl = '@extschema@.interactions'::regclass);
 END $$;
 COMMENT ON FUNCTION protect(regclass, name, text) IS
@@ -106,7 +108,10 @@ BEGIN
 	EXECUTE format('DROP POLICY personalize_consent ON %s', tbl);
 	IF p.enabled_rls THEN
 		EXECUTE format('DROP POLICY IF EXISTS personalize_base ON %s', tbl);
-		EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY', tbl);
+		EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+	END IF;
+	IF NOT p.forced_rls THEN
+		EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
 	END IF;
 	DELETE FROM @extschema@.protected_tables t WHERE t.relid = tbl;
 END $$;
@@ -119,7 +124,10 @@ ALTER TABLE interactions FORCE ROW LEVEL SECURITY;
 CREATE POLICY personalize_consent ON interactions FOR SELECT
 	USING (@extschema@.row_visible(subject_id, category));
 CREATE POLICY personalize_insert ON interactions FOR INSERT WITH CHECK (true);
-INSERT INTO protected_tables (relid, subject_column, category_column, enabled_rls, builtin)
-VALUES ('interactions', 'subject_id', 'category', false, true);
+INSERT INTO protected_tables (relid, subject_column, category_column, enabled_rls, forced_rls, builtin)
+VALUES ('interactions', 'subject_id', 'category', false, false, true);
+
+CREATE TRIGGER invalidate_visibility AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON protected_tables
+	FOR EACH STATEMENT EXECUTE FUNCTION invalidate_visibility();
 
 SELECT pg_catalog.pg_extension_config_dump('protected_tables', 'WHERE NOT builtin');
