@@ -15,13 +15,20 @@ OBJS = \
 	src/privileged.o \
 	src/purpose.o \
 	src/visibility.o \
-	src/guard.o
+	src/guard.o \
+	src/metrics.o \
+	src/matrix.o \
+	src/train_als.o \
+	src/train_knn.o \
+	src/train.o \
+	src/model_store.o \
+	src/foldin.o
 
 # The install script is assembled from one file per concern under sql/install/.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = personalize--$(EXTVERSION).sql
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout metrics models
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = personalize--$(EXTVERSION).sql results regression.diffs regression.out

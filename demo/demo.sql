@@ -116,7 +116,38 @@ SELECT subject_id AS shopper, action, consent, source, notice_version, recorded_
   FROM consent_history ORDER BY entry_id;
 
 \echo
-\echo '== 7. Bad input is refused with a clear error, never stored'
+\echo '== 7. Models trained in the database, on consented data only, each with a model card'
+-- 400 more shoppers: each likes one category and, within it, one of two styles
+SELECT count(*) AS more_shoppers FROM (
+  SELECT set_consent(s, 'recommendation', 'personalization') FROM generate_series(100, 499) s) t;
+SELECT withdraw_consent(499, 'recommendation') \gset
+INSERT INTO personalize.interactions (subject_id, item_id, category, kind)
+SELECT s, item_id, 'browsing_history', CASE WHEN random() < 0.1 THEN 'purchase' ELSE 'view' END
+  FROM generate_series(100, 499) s,
+       LATERAL (SELECT item_id FROM items
+                 WHERE category = (SELECT name FROM categories WHERE category_id = 1 + s % 8)
+                   AND item_id <= 1600 AND (item_id / 8) % 2 = (s / 8) % 2
+                 ORDER BY random() * item_id LIMIT 25) i;
+\timing on
+SELECT train('popularity') AS popularity_model \gset
+SELECT train('als', factors => 16, iterations => 10) AS als_model \gset
+\timing off
+SELECT model_id, algorithm, status, subjects_included, subjects_excluded,
+       round(ndcg_at_k::numeric, 3) AS ndcg_at_10, round(coverage::numeric, 3) AS coverage,
+       round(gini::numeric, 3) AS gini_of_exposure
+  FROM model_cards ORDER BY model_id;
+\echo '   The card of the ALS model (abridged):'
+SELECT jsonb_pretty(model_card(:als_model) - 'limitations' - 'signal_categories' - 'hyperparameters'
+                    - 'warnings' - 'categories_skipped' - 'privacy') AS model_card;
+SELECT c->>'category' AS category_used, c->>'justification' AS justification
+  FROM jsonb_array_elements(model_card(:als_model)->'signal_categories') c
+ WHERE c->>'category' IN ('browsing_history', 'purchase_history');
+\echo '   Fold-in: shopper 2 gets factors from what is visible now; withdrawn shopper 499 gets none:'
+SELECT dims(subject_factors(:als_model, 2)) AS shopper_2_factors,
+       subject_factors(:als_model, 499) IS NULL AS shopper_499_has_none;
+
+\echo
+\echo '== 8. Bad input is refused with a clear error, never stored'
 \set ON_ERROR_STOP off
 SELECT '[1,2,NaN]'::embedding;
 SELECT '[1,2'::embedding;

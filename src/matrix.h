@@ -1,0 +1,111 @@
+/*
+ * matrix.h
+ *		The implicit-feedback matrix training works on: subjects x items with
+ *		a confidence weight per pair, held both by subject (CSR) and by item
+ *		(CSC), with dense indices mapped to and from database ids.
+ */
+#ifndef PERSONALIZE_MATRIX_H
+#define PERSONALIZE_MATRIX_H
+
+#include "postgres.h"
+
+typedef struct PzMatrix
+{
+	int32		nusers;
+	int32		nitems;
+	int64		nnz;
+	int64	   *user_ids;		/* [nusers] dense index -> subject id */
+	int64	   *item_ids;		/* [nitems] dense index -> item id */
+
+	/* by subject: items user_items[user_ptr[u] .. user_ptr[u+1]) */
+	int64	   *user_ptr;		/* [nusers + 1] */
+	int32	   *user_items;		/* [nnz], sorted within a row */
+	float	   *user_vals;		/* [nnz], > 0 */
+
+	/* by item: subjects item_users[item_ptr[i] .. item_ptr[i+1]) */
+	int64	   *item_ptr;		/* [nitems + 1] */
+	int32	   *item_users;		/* [nnz], sorted within a column */
+	float	   *item_vals;		/* [nnz] */
+} PzMatrix;
+
+/* A triple as read from interactions, before indexing. */
+typedef struct PzTriple
+{
+	int64		subject_id;
+	int64		item_id;
+	float		value;
+} PzTriple;
+
+/*
+ * Build a matrix from triples (duplicates of a pair are summed; values that
+ * end up <= 0 are dropped).  item_ids_all, when given, fixes the item index
+ * (so items nobody interacted with still get an index); otherwise items are
+ * those seen.  Memory comes from CurrentMemoryContext (huge allocations
+ * allowed).
+ */
+extern PzMatrix *pz_matrix_build(PzTriple *triples, int64 ntriples,
+								 const int64 *item_ids_all, int32 nitems_all);
+
+/* Dense index of an id, or -1 (binary search; ids are sorted). */
+extern int32 pz_matrix_user_index(const PzMatrix *m, int64 subject_id);
+extern int32 pz_matrix_item_index(const PzMatrix *m, int64 item_id);
+
+/* ---- ALS (train_als.c) --------------------------------------------------- */
+
+typedef struct PzAlsParams
+{
+	int			factors;		/* k, 1..256 */
+	float		regularization; /* lambda */
+	float		alpha;			/* confidence = 1 + alpha * value */
+	int			iterations;
+	int			cg_steps;		/* conjugate-gradient steps per solve */
+	uint64		seed;
+} PzAlsParams;
+
+/*
+ * Fit user factors X [nusers x k] and item factors Y [nitems x k], row-major,
+ * by implicit-feedback ALS (Hu, Koren, Volinsky) with a conjugate-gradient
+ * solver warm-started from the previous iteration.  Arrays are allocated by
+ * the caller; they are initialised here from the seed.  Calls
+ * CHECK_FOR_INTERRUPTS() between solves.
+ */
+extern void pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y);
+
+/* YtY [k x k] of item factors (row-major). */
+extern void pz_als_gram(const float *Y, int32 nitems, int k, double *YtY);
+
+/*
+ * Exact factors for one subject from their history (fold-in): solves
+ * (YtY + Y_u^T (C_u - I) Y_u + lambda I) x = Y_u^T C_u p_u by Cholesky.
+ * items/values: the subject's item indices and raw values.
+ */
+extern void pz_als_fold_in(const float *Y, int k, const double *YtY,
+						   const int32 *items, const float *values, int n,
+						   const PzAlsParams *p, float *x);
+
+/* ---- item-kNN (train_knn.c) ---------------------------------------------- */
+
+typedef enum PzKnnWeighting
+{
+	PZ_KNN_COSINE,
+	PZ_KNN_BM25
+} PzKnnWeighting;
+
+typedef struct PzKnnParams
+{
+	int			neighbors;		/* neighbours kept per item */
+	PzKnnWeighting weighting;
+	float		bm25_k1;
+	float		bm25_b;
+	float		shrinkage;		/* similarity damping for rare co-occurrence */
+} PzKnnParams;
+
+/*
+ * For each item, its top `neighbors` most similar items (similarity > 0),
+ * best first: neighbor[i * neighbors + j], score likewise; unused slots
+ * have neighbor -1.
+ */
+extern void pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
+					   int32 *neighbor, float *score);
+
+#endif							/* PERSONALIZE_MATRIX_H */

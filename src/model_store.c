@@ -1,0 +1,362 @@
+/*
+ * model_store.c
+ *		Writing a trained model version: its row in personalize.models, its
+ *		parameters (factors, neighbours, popularity), its data snapshot and
+ *		metrics, then activation if it is not worse than the active model,
+ *		and pruning of old versions.  Everything happens in the caller's
+ *		transaction: an error leaves no trace, and activation is one UPDATE
+ *		pair, so readers see the old model or the new one.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "embedding.h"
+#include "executor/spi.h"
+#include "personalize.h"
+#include "train.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+static void
+spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "personalize: %s failed: %s", sql, SPI_result_code_string(rc));
+}
+
+int64
+pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,
+			   const char *trained_by)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, JSONBOID, NAMEOID};
+	Datum		args[4];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(algorithm);
+	args[1] = CStringGetTextDatum(purpose);
+	args[2] = JsonbPGetDatum(params);
+	args[3] = DirectFunctionCall1(namein, CStringGetDatum(trained_by));
+	spi_exec("INSERT INTO personalize.models (algorithm, purpose, params, trained_by) "
+			 "VALUES ($1, $2, $3, $4) RETURNING model_id", 4, argtypes, args, SPI_OK_INSERT_RETURNING);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static Oid
+embedding_type_oid(void)
+{
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("embedding"),
+						   ObjectIdGetDatum(get_namespace_oid("personalize", false)));
+}
+
+static Datum
+int64_array(const int64 *values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(values[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* rows x k factors as an embedding[] */
+static Datum
+factor_array(const float *factors, int rows, int k, Oid emb_oid)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(rows, 1));
+
+	for (int r = 0; r < rows; r++)
+	{
+		Embedding  *e = embedding_alloc(k);
+
+		memcpy(e->x, factors + (Size) r * k, sizeof(float) * k);
+		d[r] = PointerGetDatum(e);
+	}
+	return PointerGetDatum(construct_array(d, rows, emb_oid, -1, false, TYPALIGN_INT));
+}
+
+static void
+store_factors(int64 model_id, const char *table, const int64 *ids, const float *factors,
+			  int rows, int k)
+{
+	Oid			emb_oid = embedding_type_oid();
+	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, get_array_type(emb_oid)};
+	Datum		args[3];
+	char	   *sql = psprintf("INSERT INTO personalize.%s SELECT $1, u.id, u.f "
+							   "FROM unnest($2, $3) AS u(id, f)", table);
+
+	args[0] = Int64GetDatum(model_id);
+	args[1] = int64_array(ids, rows);
+	args[2] = factor_array(factors, rows, k, emb_oid);
+	spi_exec(sql, 3, argtypes, args, SPI_OK_INSERT);
+}
+
+static void
+store_neighbors(int64 model_id, const Fitted *f)
+{
+	const PzMatrix *m = f->m;
+	Size		cap = (Size) m->nitems * f->nn;
+	int64	   *item = palloc_extended(sizeof(int64) * Max(cap, 1), MCXT_ALLOC_HUGE);
+	int64	   *nbr = palloc_extended(sizeof(int64) * Max(cap, 1), MCXT_ALLOC_HUGE);
+	Datum	   *score = palloc_extended(sizeof(Datum) * Max(cap, 1), MCXT_ALLOC_HUGE);
+	int			n = 0;
+	Oid			argtypes[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID};
+	Datum		args[4];
+
+	for (int32 i = 0; i < m->nitems; i++)
+		for (int j = 0; j < f->nn; j++)
+		{
+			int32		nb = f->nbr[(Size) i * f->nn + j];
+
+			if (nb < 0)
+				break;
+			item[n] = m->item_ids[i];
+			nbr[n] = m->item_ids[nb];
+			score[n] = Float4GetDatum(f->nbr_score[(Size) i * f->nn + j]);
+			n++;
+		}
+	args[0] = Int64GetDatum(model_id);
+	args[1] = int64_array(item, n);
+	args[2] = int64_array(nbr, n);
+	args[3] = PointerGetDatum(construct_array(score, n, FLOAT4OID, 4, true, TYPALIGN_INT));
+	spi_exec("INSERT INTO personalize.model_neighbors SELECT $1, u.i, u.n, u.s "
+			 "FROM unnest($2, $3, $4) AS u(i, n, s)", 4, argtypes, args, SPI_OK_INSERT);
+}
+
+static void
+store_popularity(int64 model_id, const Fitted *f, const TrainData *td)
+{
+	const PzMatrix *m = f->m;
+	Datum	   *score = palloc(sizeof(Datum) * Max(m->nitems, 1));
+	Datum	   *category = palloc(sizeof(Datum) * Max(m->nitems, 1));
+	bool	   *category_null = palloc(sizeof(bool) * Max(m->nitems, 1));
+	int			dims[1] = {m->nitems};
+	int			lbs[1] = {1};
+	Oid			argtypes[4] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID};
+	Datum		args[4];
+
+	for (int32 i = 0; i < m->nitems; i++)
+	{
+		score[i] = Float4GetDatum((float) f->popularity[i]);
+		category_null[i] = td->item_category[i] == NULL;
+		category[i] = category_null[i] ? (Datum) 0 : CStringGetTextDatum(td->item_category[i]);
+	}
+	args[0] = Int64GetDatum(model_id);
+	args[1] = int64_array(m->item_ids, m->nitems);
+	args[2] = PointerGetDatum(construct_md_array(category, category_null, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(score, m->nitems, FLOAT4OID, 4, true, TYPALIGN_INT));
+	spi_exec("INSERT INTO personalize.model_popularity SELECT $1, u.i, u.c, u.s "
+			 "FROM unnest($2, $3, $4) AS u(i, c, s)", 4, argtypes, args, SPI_OK_INSERT);
+}
+
+void
+pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td)
+{
+	const PzMatrix *m = f->m;
+
+	switch (f->algorithm)
+	{
+		case ALG_ALS:
+			store_factors(model_id, "model_item_factors", m->item_ids, f->Y, m->nitems, f->k);
+			break;
+		case ALG_ITEMKNN:
+			store_neighbors(model_id, f);
+			break;
+		case ALG_POPULARITY:
+			store_popularity(model_id, f, td);
+			break;
+	}
+}
+
+static Datum
+effective_params(const TrainParams *p)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	switch (p->algorithm)
+	{
+		case ALG_ALS:
+			appendStringInfo(&s, "{\"factors\": %d, \"iterations\": %d, \"regularization\": %g, "
+							 "\"alpha\": %g, \"cg_steps\": %d, ",
+							 p->als.factors, p->als.iterations, p->als.regularization,
+							 p->als.alpha, p->als.cg_steps);
+			break;
+		case ALG_ITEMKNN:
+			appendStringInfo(&s, "{\"neighbors\": %d, \"weighting\": \"%s\", \"bm25_k1\": %g, "
+							 "\"bm25_b\": %g, \"shrinkage\": %g, ",
+							 p->knn.neighbors, p->knn.weighting == PZ_KNN_BM25 ? "bm25" : "cosine",
+							 p->knn.bm25_k1, p->knn.bm25_b, p->knn.shrinkage);
+			break;
+		case ALG_POPULARITY:
+			appendStringInfo(&s, "{\"half_life_days\": %g, ", p->half_life_days);
+			break;
+	}
+	appendStringInfo(&s, "\"holdout\": %g, \"k\": %d, \"seed\": " INT64_FORMAT ", \"tuned\": %s}",
+					 p->holdout, p->k, p->seed, p->tune ? "true" : "false");
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
+}
+
+static Datum
+metrics_json(const Metrics *r, const TrainParams *p)
+{
+	char	   *s = psprintf("{\"k\": %d, \"precision_at_k\": %.6f, \"recall_at_k\": %.6f, "
+							 "\"ndcg_at_k\": %.6f, \"map_at_k\": %.6f, \"coverage\": %.6f, "
+							 "\"gini\": %.6f, \"subjects_evaluated\": " INT64_FORMAT ", "
+							 "\"holdout\": %g}",
+							 p->k, r->precision, r->recall, r->ndcg, r->map, r->coverage,
+							 r->gini, r->subjects, p->holdout);
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+}
+
+/*
+ * The data snapshot: what was read and who was left out, and why.  Counts
+ * of excluded subjects come from the consents (no personal data beyond
+ * counts ends up on the card).
+ */
+static Datum
+data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
+			  Datum categories_used, const char *skipped_json)
+{
+	Oid			argtypes[7] = {TEXTOID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTARRAYOID, JSONBOID};
+	Datum		args[7];
+	int32		items_seen = 0;
+	bool		isnull;
+
+	for (int32 i = 0; i < m->nitems; i++)
+		items_seen += m->item_ptr[i + 1] > m->item_ptr[i];
+	args[0] = CStringGetTextDatum(purpose);
+	args[1] = Int64GetDatum(td->ntriples);
+	args[2] = Int64GetDatum(m->nusers);
+	args[3] = Int32GetDatum(items_seen);
+	args[4] = Int32GetDatum(m->nitems);
+	args[5] = categories_used;
+	args[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(skipped_json));
+	spi_exec("WITH chain AS ("
+			 "  SELECT p.name FROM personalize.purposes p"
+			 "   WHERE p.name = $1 OR starts_with($1, p.name || '.')),"
+			 " current AS ("
+			 "  SELECT DISTINCT ON (c.subject_id) c.subject_id, personalize.tier(c.consent) AS tier"
+			 "    FROM personalize.consents c WHERE c.purpose IN (SELECT name FROM chain)"
+			 "   ORDER BY c.subject_id, length(c.purpose) DESC),"
+			 " subjects AS (SELECT DISTINCT subject_id FROM personalize.interactions),"
+			 " reasons AS ("
+			 "  SELECT count(*) FILTER (WHERE cur.subject_id IS NULL) AS no_consent,"
+			 "         count(*) FILTER (WHERE cur.tier = 'none') AS withdrawn,"
+			 "         count(*) AS all_subjects,"
+			 "         (SELECT count(*) FROM personalize.interactions) AS all_rows,"
+			 "         (SELECT min(occurred_at) FROM personalize.interactions) AS first_at,"
+			 "         (SELECT max(occurred_at) FROM personalize.interactions) AS last_at"
+			 "    FROM subjects s LEFT JOIN current cur USING (subject_id))"
+			 "SELECT jsonb_build_object("
+			 "  'rows_used', $2, 'rows_in_table', all_rows,"
+			 "  'subjects_included', $3,"
+			 "  'subjects_excluded', all_subjects - $3,"
+			 "  'subjects_excluded_by_reason', jsonb_build_object("
+			 "     'no_consent', no_consent, 'withdrawn', withdrawn,"
+			 "     'denied_or_uncovered_categories', greatest(all_subjects - $3 - no_consent - withdrawn, 0)),"
+			 "  'items_with_interactions', $4, 'catalogue_items', $5,"
+			 "  'time_range', jsonb_build_array(first_at, last_at),"
+			 "  'categories_used', to_jsonb($6), 'categories_skipped', $7)"
+			 " FROM reasons",
+			 7, argtypes, args, SPI_OK_SELECT);
+	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+					 false, -1);
+}
+
+static Datum
+warnings_array(List *warnings)
+{
+	int			n = list_length(warnings);
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, warnings)
+		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Activate when asked, or (auto) when NDCG@k is not worse than the active model's. */
+static void
+decide_activation(int64 model_id, const char *purpose, const TrainParams *p, const Metrics *r)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, FLOAT8OID};
+	Datum		args[3];
+
+	args[0] = Int64GetDatum(model_id);
+	args[1] = CStringGetTextDatum(purpose);
+	args[2] = Float8GetDatum(r->ndcg);
+	if (strcmp(p->activate, "never") == 0)
+		return;
+	if (strcmp(p->activate, "auto") == 0)
+	{
+		spi_exec("SELECT (metrics->>'ndcg_at_k')::float8, model_id FROM personalize.models "
+				 "WHERE purpose = $2 AND status = 'active' AND model_id <> $1",
+				 2, argtypes, args, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			Datum		active = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull && r->ndcg < DatumGetFloat8(active))
+			{
+				spi_exec("UPDATE personalize.models SET status = 'rejected', status_reason = "
+						 "format('NDCG@k %s is below the active model''s', round($3::numeric, 4)) "
+						 "WHERE model_id = $1", 3, argtypes, args, SPI_OK_UPDATE);
+				return;
+			}
+		}
+	}
+	spi_exec("SELECT personalize.activate_model($1)", 1, argtypes, args, SPI_OK_SELECT);
+}
+
+/* Keep the parameters of the newest keep_models versions (and the active one). */
+static void
+prune(const char *purpose, int keep)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2] = {CStringGetTextDatum(purpose), Int32GetDatum(keep)};
+
+	spi_exec("WITH old AS ("
+			 "  SELECT model_id FROM personalize.models"
+			 "   WHERE purpose = $1 AND status <> 'active'"
+			 "   ORDER BY model_id DESC OFFSET $2),"
+			 " f AS (DELETE FROM personalize.model_item_factors WHERE model_id IN (SELECT model_id FROM old)),"
+			 " n AS (DELETE FROM personalize.model_neighbors WHERE model_id IN (SELECT model_id FROM old)),"
+			 " p AS (DELETE FROM personalize.model_popularity WHERE model_id IN (SELECT model_id FROM old))"
+			 "UPDATE personalize.models SET status = CASE WHEN status = 'candidate' THEN 'retired' ELSE status END,"
+			 "       status_reason = 'parameters pruned (keep_models)'"
+			 " WHERE model_id IN (SELECT model_id FROM old) AND status_reason IS DISTINCT FROM 'parameters pruned (keep_models)'",
+			 2, argtypes, args, SPI_OK_UPDATE);
+}
+
+void
+pz_store_finish(int64 model_id, const char *purpose, const TrainParams *p,
+				const PzMatrix *m, const TrainData *td, Datum categories_used,
+				const char *categories_skipped_json, List *warnings,
+				const Metrics *metrics, double training_ms)
+{
+	Oid			argtypes[6] = {INT8OID, JSONBOID, JSONBOID, JSONBOID, TEXTARRAYOID, FLOAT8OID};
+	Datum		args[6];
+
+	args[0] = Int64GetDatum(model_id);
+	args[1] = effective_params(p);
+	args[2] = data_snapshot(purpose, m, td, categories_used, categories_skipped_json);
+	args[3] = metrics_json(metrics, p);
+	args[4] = warnings_array(warnings);
+	args[5] = Float8GetDatum(training_ms);
+	spi_exec("UPDATE personalize.models SET status = 'candidate', params = $2, data = $3, "
+			 "metrics = $4, warnings = $5, training_ms = $6 WHERE model_id = $1",
+			 6, argtypes, args, SPI_OK_UPDATE);
+	decide_activation(model_id, purpose, p, metrics);
+	prune(purpose, p->keep_models);
+}

@@ -1,0 +1,659 @@
+/*
+ * train.c
+ *		personalize.train(): read the interactions visible under a purpose,
+ *		fit a model (ALS, item-kNN, popularity), score it on a seeded
+ *		per-subject hold-out, refit on everything, store it as a new model
+ *		version with its data snapshot and metrics, and activate it if it is
+ *		not worse than the active one.
+ *
+ * Consent is applied explicitly (row_visible() under the model's purpose
+ * in the query itself), so a superuser training a model gets exactly what
+ * an application role under the purpose would see.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "distance.h"
+#include "embedding.h"
+#include "executor/spi.h"
+#include "matrix.h"
+#include "metrics.h"
+#include "miscadmin.h"
+#include "personalize.h"
+#include "train.h"
+#include "portability/instr_time.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+static void *
+huge_alloc0(Size count, Size size)
+{
+	if (count > 0 && size > MaxAllocHugeSize / count)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training data too large: %zu elements of %zu bytes", count, size)));
+	return MemoryContextAllocExtended(CurrentMemoryContext, Max(count * size, 1),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+static Algorithm
+parse_algorithm(const char *name)
+{
+	if (strcmp(name, "als") == 0)
+		return ALG_ALS;
+	if (strcmp(name, "itemknn") == 0)
+		return ALG_ITEMKNN;
+	if (strcmp(name, "popularity") == 0)
+		return ALG_POPULARITY;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown algorithm \"%s\"", name),
+			 errhint("Use als, itemknn or popularity.")));
+	pg_unreachable();
+}
+
+static void
+check_range(const char *name, double value, double lo, double hi)
+{
+	if (!(value >= lo && value <= hi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %g and %g, not %g", name, lo, hi, value)));
+}
+
+/* Defaults live here, in one place; the jsonb holds what the caller set. */
+static TrainParams
+parse_params(const char *algorithm, Jsonb *params)
+{
+	TrainParams p;
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1] = {JsonbPGetDatum(params)};
+	HeapTuple	t;
+	TupleDesc	d;
+	bool		isnull;
+	char	   *weighting;
+
+	memset(&p, 0, sizeof(p));
+	p.algorithm = parse_algorithm(algorithm);
+	if (SPI_execute_with_args(
+			"SELECT coalesce(($1->>'factors')::int, 64), coalesce(($1->>'iterations')::int, 15),"
+			" coalesce(($1->>'regularization')::real, 0.05), coalesce(($1->>'alpha')::real, 10),"
+			" coalesce(($1->>'cg_steps')::int, 3), coalesce(($1->>'neighbors')::int, 50),"
+			" coalesce($1->>'weighting', 'bm25'), coalesce(($1->>'bm25_k1')::real, 1.2),"
+			" coalesce(($1->>'bm25_b')::real, 0.75), coalesce(($1->>'shrinkage')::real, 0),"
+			" coalesce(($1->>'half_life_days')::float8, 30), coalesce(($1->>'holdout')::float8, 0.2),"
+			" coalesce(($1->>'k')::int, 10), coalesce(($1->>'seed')::bigint, 42),"
+			" coalesce(($1->>'tune')::boolean, false), coalesce($1->>'activate', 'auto'),"
+			" coalesce(($1->>'keep_models')::int, 5)",
+			1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "personalize: could not read training parameters");
+	t = SPI_tuptable->vals[0];
+	d = SPI_tuptable->tupdesc;
+	p.als.factors = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+	p.als.iterations = DatumGetInt32(SPI_getbinval(t, d, 2, &isnull));
+	p.als.regularization = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
+	p.als.alpha = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
+	p.als.cg_steps = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+	p.knn.neighbors = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
+	weighting = SPI_getvalue(t, d, 7);
+	p.knn.bm25_k1 = DatumGetFloat4(SPI_getbinval(t, d, 8, &isnull));
+	p.knn.bm25_b = DatumGetFloat4(SPI_getbinval(t, d, 9, &isnull));
+	p.knn.shrinkage = DatumGetFloat4(SPI_getbinval(t, d, 10, &isnull));
+	p.half_life_days = DatumGetFloat8(SPI_getbinval(t, d, 11, &isnull));
+	p.holdout = DatumGetFloat8(SPI_getbinval(t, d, 12, &isnull));
+	p.k = DatumGetInt32(SPI_getbinval(t, d, 13, &isnull));
+	p.seed = DatumGetInt64(SPI_getbinval(t, d, 14, &isnull));
+	p.tune = DatumGetBool(SPI_getbinval(t, d, 15, &isnull));
+	p.activate = SPI_getvalue(t, d, 16);
+	p.keep_models = DatumGetInt32(SPI_getbinval(t, d, 17, &isnull));
+	p.als.seed = (uint64) p.seed;
+
+	check_range("factors", p.als.factors, 1, 256);
+	check_range("iterations", p.als.iterations, 1, 200);
+	check_range("regularization", p.als.regularization, 0, 1e6);
+	check_range("alpha", p.als.alpha, 0, 1e6);
+	check_range("cg_steps", p.als.cg_steps, 1, 64);
+	check_range("neighbors", p.knn.neighbors, 1, 1000);
+	check_range("holdout", p.holdout, 0.01, 0.9);
+	check_range("k", p.k, 1, 1000);
+	check_range("keep_models", p.keep_models, 1, 1000);
+	check_range("shrinkage", p.knn.shrinkage, 0, 1e9);
+	if (strcmp(weighting, "bm25") == 0)
+		p.knn.weighting = PZ_KNN_BM25;
+	else if (strcmp(weighting, "cosine") == 0)
+		p.knn.weighting = PZ_KNN_COSINE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown weighting \"%s\"", weighting),
+				 errhint("Use bm25 or cosine.")));
+	if (strcmp(p.activate, "auto") != 0 && strcmp(p.activate, "always") != 0 &&
+		strcmp(p.activate, "never") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activate must be auto, always or never, not \"%s\"", p.activate)));
+	return p;
+}
+
+/* ---- reading consented data ---------------------------------------------- */
+
+/*
+ * The categories that may be used: justified ones.  Unjustified ones are
+ * reported (data minimization: no justification, no training).
+ */
+static Datum
+usable_categories(StringInfo skipped_json, List **warnings)
+{
+	Datum		used;
+
+	if (SPI_execute("SELECT coalesce(jsonb_agg(jsonb_build_object('category', name, 'reason', "
+					"'no justification recorded') ORDER BY name), '[]')::text "
+					"FROM personalize.signal_categories WHERE justification IS NULL",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: category lookup failed");
+	appendStringInfoString(skipped_json, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	if (SPI_execute("SELECT name FROM personalize.signal_categories "
+					"WHERE justification IS NULL ORDER BY name", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: category lookup failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		*warnings = lappend(*warnings,
+							psprintf("category \"%s\" has no justification and was not used for training",
+									 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
+	if (SPI_execute("SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM personalize.signal_categories "
+					"WHERE justification IS NOT NULL", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: category lookup failed");
+	{
+		bool		isnull;
+
+		used = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	return datumCopy(used, false, -1);
+}
+
+static void
+load_catalogue(TrainData *td)
+{
+	if (SPI_execute("SELECT item_id, category FROM personalize.items ORDER BY item_id",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: item lookup failed");
+	td->nitems = (int32) SPI_processed;
+	td->item_ids = huge_alloc0(td->nitems, sizeof(int64));
+	td->item_category = huge_alloc0(td->nitems, sizeof(char *));
+	for (int32 i = 0; i < td->nitems; i++)
+	{
+		bool		isnull;
+
+		td->item_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		td->item_category[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+}
+
+/*
+ * Stream the visible interactions through a cursor: 1M rows would be too
+ * big to materialize as tuples.  The declared purpose is the model's for
+ * the duration, so row_visible() applies that purpose's consents.
+ */
+static void
+load_interactions(TrainData *td, const char *purpose, Datum categories)
+{
+	int			nest = NewGUCNestLevel();
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1] = {categories};
+	Portal		portal;
+	int64		cap = 1 << 16;
+	SPIPlanPtr	plan;
+
+	(void) set_config_option("personalize.purpose", purpose, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	plan = SPI_prepare("SELECT i.subject_id, i.item_id, "
+					   "(i.weight * coalesce(k.weight, 1))::real, "
+					   "extract(epoch FROM (SELECT max(occurred_at) FROM personalize.interactions) - i.occurred_at) / 86400, "
+					   "k.kind IS NULL "
+					   "FROM personalize.interactions i "
+					   "LEFT JOIN personalize.interaction_kinds k ON k.kind = i.kind "
+					   "JOIN personalize.items it ON it.item_id = i.item_id "
+					   "WHERE i.category = ANY ($1) AND personalize.row_visible(i.subject_id, i.category)",
+					   1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "personalize: could not plan the training query");
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	td->triples = huge_alloc0(cap, sizeof(PzTriple));
+	td->age_days = huge_alloc0(cap, sizeof(double));
+	td->ntriples = 0;
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		if (td->ntriples + (int64) SPI_processed > cap)
+		{
+			while (td->ntriples + (int64) SPI_processed > cap)
+				cap *= 2;
+			td->triples = repalloc_huge(td->triples, cap * sizeof(PzTriple));
+			td->age_days = repalloc_huge(td->age_days, cap * sizeof(double));
+		}
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	t = SPI_tuptable->vals[i];
+			TupleDesc	d = SPI_tuptable->tupdesc;
+			bool		isnull;
+			PzTriple   *tr = &td->triples[td->ntriples];
+			Datum		age;
+
+			tr->subject_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+			tr->item_id = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+			tr->value = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
+			age = SPI_getbinval(t, d, 4, &isnull);
+			td->age_days[td->ntriples] = isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, age));
+			if (DatumGetBool(SPI_getbinval(t, d, 5, &isnull)))
+				td->unknown_kinds++;
+			td->ntriples++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	AtEOXact_GUC(true, nest);
+}
+
+/* ---- hold-out split -------------------------------------------------------- */
+
+static inline uint64
+mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+typedef struct Split
+{
+	PzTriple   *train;
+	int64		ntrain;
+	/* held-out items per user of the training matrix (dense item indices) */
+	int64	   *test_ptr;		/* [nusers + 1] into test_items */
+	int64	   *test_items;
+} Split;
+
+/*
+ * Per subject with at least two items, hold out round(holdout * n) of them
+ * (at least one, never all), chosen by a seeded hash of (subject, item):
+ * the same seed and data give the same split.
+ */
+static Split
+split_matrix(const PzMatrix *m, double holdout, int64 seed)
+{
+	Split		s;
+	int64		t = 0,
+				h = 0;
+	uint64	   *hashes = huge_alloc0(m->nitems > 0 ? m->nitems : 1, sizeof(uint64));
+
+	s.train = huge_alloc0(m->nnz, sizeof(PzTriple));
+	s.test_ptr = huge_alloc0(m->nusers + 1, sizeof(int64));
+	s.test_items = huge_alloc0(m->nnz, sizeof(int64));
+	for (int32 u = 0; u < m->nusers; u++)
+	{
+		int64		lo = m->user_ptr[u],
+					hi = m->user_ptr[u + 1];
+		int64		n = hi - lo;
+		int64		nheld = (n >= 2) ? Max(1, Min(n - 1, (int64) rint(holdout * n))) : 0;
+		s.test_ptr[u] = h;
+		if (nheld > 0)
+		{
+			/* the nheld smallest hashes are held out: find the cut */
+			for (int64 j = lo; j < hi; j++)
+				hashes[j - lo] = mix64((uint64) seed ^ mix64((uint64) m->user_ids[u] * 31 + (uint64) m->item_ids[m->user_items[j]]));
+			for (int64 a = 0; a < nheld; a++)
+			{
+				uint64		best = PG_UINT64_MAX;
+				int64		bi = -1;
+
+				for (int64 j = 0; j < n; j++)
+					if (hashes[j] < best)
+					{
+						best = hashes[j];
+						bi = j;
+					}
+				hashes[bi] = PG_UINT64_MAX;	/* marks it held out */
+			}
+		}
+		for (int64 j = lo; j < hi; j++)
+		{
+			bool		held = nheld > 0 && hashes[j - lo] == PG_UINT64_MAX;
+
+			if (held)
+				s.test_items[h++] = m->user_items[j];
+			else
+			{
+				s.train[t].subject_id = m->user_ids[u];
+				s.train[t].item_id = m->item_ids[m->user_items[j]];
+				s.train[t].value = m->user_vals[j];
+				t++;
+			}
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	s.test_ptr[m->nusers] = h;
+	s.ntrain = t;
+	pfree(hashes);
+	return s;
+}
+
+/* ---- fitting and scoring ------------------------------------------------- */
+
+/* Popularity: summed (already time-decayed) weight per item. */
+static double *
+fit_popularity(const PzMatrix *m)
+{
+	double	   *pop = huge_alloc0(m->nitems, sizeof(double));
+
+	for (int32 i = 0; i < m->nitems; i++)
+		for (int64 j = m->item_ptr[i]; j < m->item_ptr[i + 1]; j++)
+			pop[i] += m->item_vals[j];
+	return pop;
+}
+
+static Fitted
+fit(const PzMatrix *m, const TrainParams *p)
+{
+	Fitted		f;
+
+	memset(&f, 0, sizeof(f));
+	f.algorithm = p->algorithm;
+	f.m = m;
+	switch (p->algorithm)
+	{
+		case ALG_ALS:
+			f.k = p->als.factors;
+			f.X = huge_alloc0((Size) m->nusers * f.k, sizeof(float));
+			f.Y = huge_alloc0((Size) m->nitems * f.k, sizeof(float));
+			pz_als_fit(m, &p->als, f.X, f.Y);
+			break;
+		case ALG_ITEMKNN:
+			f.nn = p->knn.neighbors;
+			f.nbr = huge_alloc0((Size) m->nitems * f.nn, sizeof(int32));
+			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
+			pz_knn_fit(m, &p->knn, f.nbr, f.nbr_score);
+			break;
+		case ALG_POPULARITY:
+			f.popularity = fit_popularity(m);
+			break;
+	}
+	return f;
+}
+
+/* Scores of every item for dense user u (higher is better). */
+static void
+score_user(const Fitted *f, int32 u, float *scores)
+{
+	const PzMatrix *m = f->m;
+
+	switch (f->algorithm)
+	{
+		case ALG_ALS:
+			for (int32 i = 0; i < m->nitems; i++)
+				scores[i] = pz_kernels->dot(f->X + (Size) u * f->k, f->Y + (Size) i * f->k, f->k);
+			break;
+		case ALG_ITEMKNN:
+			memset(scores, 0, sizeof(float) * m->nitems);
+			for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
+			{
+				int32		i = m->user_items[j];
+
+				for (int n = 0; n < f->nn; n++)
+				{
+					int32		nb = f->nbr[(Size) i * f->nn + n];
+
+					if (nb < 0)
+						break;
+					scores[nb] += f->nbr_score[(Size) i * f->nn + n];
+				}
+			}
+			break;
+		case ALG_POPULARITY:
+			for (int32 i = 0; i < m->nitems; i++)
+				scores[i] = (float) f->popularity[i];
+			break;
+	}
+}
+
+/*
+ * Top-k item indices by score, excluding the user's training items, best
+ * first; ties go to the smaller index so results are reproducible.
+ */
+static int
+top_k(const Fitted *f, int32 u, float *scores, int k, int64 *out)
+{
+	const PzMatrix *m = f->m;
+	int			n = 0;
+
+	for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
+		scores[m->user_items[j]] = -INFINITY;
+	/* insertion into a small sorted array: k is small */
+	for (int32 i = 0; i < m->nitems; i++)
+	{
+		float		s = scores[i];
+		int			pos;
+
+		if (s == -INFINITY || (n == k && s <= scores[out[n - 1]]))
+			continue;
+		pos = (n < k) ? n++ : k - 1;
+		while (pos > 0 && scores[out[pos - 1]] < s)
+		{
+			out[pos] = out[pos - 1];
+			pos--;
+		}
+		out[pos] = i;
+	}
+	return n;
+}
+
+/* Mean ranking metrics over subjects with held-out items. */
+static Metrics
+evaluate(const Fitted *f, const Split *s, int k)
+{
+	const PzMatrix *m = f->m;
+	Metrics		r = {0};
+	float	   *scores = huge_alloc0(m->nitems, sizeof(float));
+	int64	   *top = huge_alloc0(k, sizeof(int64));
+	double	   *exposure = huge_alloc0(m->nitems, sizeof(double));
+	int32		covered = 0;
+	PzRankMetrics rm;
+
+	for (int32 u = 0; u < m->nusers; u++)
+	{
+		int64		lo = s->test_ptr[u],
+					hi = s->test_ptr[u + 1];
+		int			n;
+
+		if (hi == lo)
+			continue;
+		score_user(f, u, scores);
+		n = top_k(f, u, scores, k, top);
+		for (int j = 0; j < n; j++)
+			exposure[top[j]] += 1;
+		if (pz_ranking_metrics_at_k(top, n, s->test_items + lo, (int) (hi - lo), k, &rm))
+		{
+			r.precision += rm.precision;
+			r.recall += rm.recall;
+			r.ndcg += rm.ndcg;
+			r.map += rm.average_precision;
+			r.subjects++;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	for (int32 i = 0; i < m->nitems; i++)
+		covered += exposure[i] > 0;
+	if (r.subjects > 0)
+	{
+		r.precision /= r.subjects;
+		r.recall /= r.subjects;
+		r.ndcg /= r.subjects;
+		r.map /= r.subjects;
+	}
+	r.coverage = m->nitems > 0 ? (double) covered / m->nitems : 0;
+	r.gini = pz_gini(exposure, m->nitems);
+	return r;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+
+/*
+ * Tuning, in two stages on the training part minus a validation hold-out
+ * carved from it, scored by NDCG@k there: first confidence scaling (alpha)
+ * against regularization at 64 factors, then the number of factors at the
+ * best pair.  Fourteen fits instead of a full 60-point grid.
+ */
+static const float tune_alpha[] = {0.5f, 2.0f, 8.0f, 32.0f};
+static const float tune_regularization[] = {0.01f, 0.1f, 1.0f};
+static const int tune_factors[] = {32, 128};
+
+static double
+validation_ndcg(const PzMatrix *fit_part, const Split *inner, const TrainParams *q)
+{
+	Fitted		f = fit(fit_part, q);
+	Metrics		m = evaluate(&f, inner, q->k);
+
+	pfree(f.X);
+	pfree(f.Y);
+	return m.ndcg;
+}
+
+static TrainParams
+tune_als(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnings)
+{
+	Split		inner = split_matrix(train, p.holdout, p.seed + 1);
+	PzMatrix   *fit_part = pz_matrix_build(inner.train, inner.ntrain, td->item_ids, td->nitems);
+	TrainParams best = p;
+	double		best_ndcg = -1;
+	int			fits = 0;
+
+	best.als.factors = 64;
+	for (int a = 0; a < lengthof(tune_alpha); a++)
+		for (int r = 0; r < lengthof(tune_regularization); r++)
+		{
+			TrainParams q = best;
+			double		ndcg;
+
+			q.als.alpha = tune_alpha[a];
+			q.als.regularization = tune_regularization[r];
+			ndcg = validation_ndcg(fit_part, &inner, &q);
+			fits++;
+			if (ndcg > best_ndcg)
+			{
+				best_ndcg = ndcg;
+				best = q;
+			}
+		}
+	for (int f = 0; f < lengthof(tune_factors); f++)
+	{
+		TrainParams q = best;
+		double		ndcg;
+
+		q.als.factors = tune_factors[f];
+		ndcg = validation_ndcg(fit_part, &inner, &q);
+		fits++;
+		if (ndcg > best_ndcg)
+		{
+			best_ndcg = ndcg;
+			best = q;
+		}
+	}
+	*warnings = lappend(*warnings,
+						psprintf("tuned over %d fits on a validation hold-out: factors %d, regularization %g, alpha %g (validation NDCG@%d %.4f)",
+								 fits, best.als.factors, best.als.regularization, best.als.alpha, p.k, best_ndcg));
+	return best;
+}
+
+/* Time decay for popularity: an interaction half_life days old counts half. */
+static void
+apply_decay(TrainData *td, double half_life_days)
+{
+	if (half_life_days <= 0)
+		return;
+	for (int64 i = 0; i < td->ntriples; i++)
+		td->triples[i].value *= (float) pow(0.5, Max(td->age_days[i], 0) / half_life_days);
+}
+
+PZ_FUNCTION(pz_train_model)
+{
+	char	   *algorithm = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Jsonb	   *params = PG_GETARG_JSONB_P(2);
+	char	   *trained_by = NameStr(*PG_GETARG_NAME(3));
+	TrainParams p;
+	TrainData	td = {0};
+	StringInfoData skipped;
+	List	   *warnings = NIL;
+	Datum		categories;
+	PzMatrix   *full;
+	PzMatrix   *train;
+	Split		split;
+	Fitted		f;
+	Metrics		metrics;
+	int64		model_id;
+	instr_time	start,
+				elapsed;
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "personalize: SPI_connect failed");
+	p = parse_params(algorithm, params);
+	model_id = pz_store_begin(algorithm, purpose, params, trained_by);
+
+	initStringInfo(&skipped);
+	categories = usable_categories(&skipped, &warnings);
+	load_catalogue(&td);
+	load_interactions(&td, purpose, categories);
+	if (td.unknown_kinds > 0)
+		warnings = lappend(warnings,
+						   psprintf("%lld interactions have a kind not listed in interaction_kinds (weight 1 used)",
+									(long long) td.unknown_kinds));
+	if (p.algorithm == ALG_POPULARITY)
+		apply_decay(&td, p.half_life_days);
+
+	full = pz_matrix_build(td.triples, td.ntriples, td.item_ids, td.nitems);
+	if (full->nusers == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no interactions are visible under purpose \"%s\"", purpose),
+				 errhint("Training uses only interactions whose subjects consented to the purpose for the category.")));
+
+	/*
+	 * Score on a hold-out, then refit on everything for serving.  Every
+	 * subject keeps at least one training item, so the training matrix has
+	 * the same subjects in the same order and the split's indices apply.
+	 */
+	split = split_matrix(full, p.holdout, p.seed);
+	train = pz_matrix_build(split.train, split.ntrain, td.item_ids, td.nitems);
+	Assert(train->nusers == full->nusers);
+	if (p.tune && p.algorithm == ALG_ALS)
+		p = tune_als(train, &td, p, &warnings);
+	else if (p.tune)
+		warnings = lappend(warnings, pstrdup("tune applies to als only; parameters used as given"));
+	f = fit(train, &p);
+	metrics = evaluate(&f, &split, p.k);
+	f = fit(full, &p);
+	pz_store_parameters(model_id, &f, &td);
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	pz_store_finish(model_id, purpose, &p, full, &td, categories, skipped.data, warnings,
+					&metrics, INSTR_TIME_GET_MILLISEC(elapsed));
+	SPI_finish();
+	PG_RETURN_INT64(model_id);
+}

@@ -1,0 +1,81 @@
+/*
+ * train.h
+ *		Types shared by training (train.c) and model storage (model_store.c).
+ */
+#ifndef PERSONALIZE_TRAIN_H
+#define PERSONALIZE_TRAIN_H
+
+#include "postgres.h"
+
+#include "matrix.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+typedef enum Algorithm
+{
+	ALG_ALS,
+	ALG_ITEMKNN,
+	ALG_POPULARITY
+} Algorithm;
+
+typedef struct TrainParams
+{
+	Algorithm	algorithm;
+	PzAlsParams als;
+	PzKnnParams knn;
+	double		half_life_days; /* popularity decay; <= 0: none */
+	double		holdout;		/* share of each subject's items held out */
+	int			k;				/* cutoff of the ranking metrics */
+	int64		seed;
+	bool		tune;
+	char	   *activate;		/* auto, always, never */
+	int			keep_models;
+} TrainParams;
+
+/* What was read from the database. */
+typedef struct TrainData
+{
+	PzTriple   *triples;
+	int64		ntriples;
+	double	   *age_days;		/* [ntriples] */
+	int64		unknown_kinds;
+	int64	   *item_ids;		/* the catalogue, sorted */
+	char	  **item_category;	/* [nitems], NULL when none */
+	int32		nitems;
+} TrainData;
+
+/* A fitted model, able to score every item for a subject. */
+typedef struct Fitted
+{
+	Algorithm	algorithm;
+	const PzMatrix *m;
+	int			k;
+	float	   *X;				/* ALS user factors [nusers x k] */
+	float	   *Y;				/* ALS item factors [nitems x k] */
+	int			nn;
+	int32	   *nbr;			/* kNN neighbours [nitems x nn] */
+	float	   *nbr_score;
+	double	   *popularity;		/* [nitems] */
+} Fitted;
+
+typedef struct Metrics
+{
+	double		precision;
+	double		recall;
+	double		ndcg;
+	double		map;
+	double		coverage;
+	double		gini;
+	int64		subjects;
+} Metrics;
+
+/* model_store.c: all run inside the caller's SPI connection */
+extern int64 pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,
+							const char *trained_by);
+extern void pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td);
+extern void pz_store_finish(int64 model_id, const char *purpose, const TrainParams *p,
+							const PzMatrix *m, const TrainData *td, Datum categories_used,
+							const char *categories_skipped_json, List *warnings,
+							const Metrics *metrics, double training_ms);
+
+#endif							/* PERSONALIZE_TRAIN_H */
