@@ -49,6 +49,7 @@ endif
 # PGXS tracks no header dependencies; the kernels are a header included per ISA.
 src/distance.o: src/distance_kernels.h src/distance.h
 src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
+src/train_als.o: src/train_als_kernels.h
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
 	{ printf '%s\n' '-- Generated from sql/install/*.sql; edit those files instead.' \

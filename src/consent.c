@@ -359,34 +359,31 @@ PZ_FUNCTION(consent_make)
 	PG_RETURN_POINTER(consent_build(tier, &grant, &deny));
 }
 
-/* consent + category: grant it explicitly (and lift any denial). */
-PZ_FUNCTION(consent_grant)
+/* Grant (or deny) one category explicitly, lifting the opposite choice. */
+static Consent *
+consent_with(Consent *c, text *category, bool grant_it)
 {
-	Consent    *c = PG_GETARG_CONSENT_P(0);
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *name = text_to_cstring(category);
 	NameList	grant,
 				deny;
 
 	check_category_name(name);
 	consent_unpack(c, &grant, &deny);
-	list_remove(&deny, name);
-	list_add(&grant, name);
-	PG_RETURN_POINTER(consent_build(c->tier, &grant, &deny));
+	list_remove(grant_it ? &deny : &grant, name);
+	list_add(grant_it ? &grant : &deny, name);
+	return consent_build(c->tier, &grant, &deny);
 }
 
-/* consent - category: deny it explicitly (and drop any grant). */
+/* consent + category */
+PZ_FUNCTION(consent_grant)
+{
+	PG_RETURN_POINTER(consent_with(PG_GETARG_CONSENT_P(0), PG_GETARG_TEXT_PP(1), true));
+}
+
+/* consent - category */
 PZ_FUNCTION(consent_revoke)
 {
-	Consent    *c = PG_GETARG_CONSENT_P(0);
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	NameList	grant,
-				deny;
-
-	check_category_name(name);
-	consent_unpack(c, &grant, &deny);
-	list_remove(&grant, name);
-	list_add(&deny, name);
-	PG_RETURN_POINTER(consent_build(c->tier, &grant, &deny));
+	PG_RETURN_POINTER(consent_with(PG_GETARG_CONSENT_P(0), PG_GETARG_TEXT_PP(1), false));
 }
 
 /* consent_allows(consent, category, category_tier int) */

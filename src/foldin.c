@@ -37,26 +37,6 @@ typedef struct FoldinModel
 
 static FoldinModel cached;
 
-static int32
-item_index(const FoldinModel *fm, int64 item_id)
-{
-	int32		lo = 0,
-				hi = fm->nitems - 1;
-
-	while (lo <= hi)
-	{
-		int32		mid = lo + (hi - lo) / 2;
-
-		if (fm->item_ids[mid] == item_id)
-			return mid;
-		if (fm->item_ids[mid] < item_id)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
 static void
 load_model(int64 model_id)
 {
@@ -162,7 +142,7 @@ visible_history(int64 subject, int32 **items, float **values)
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
-		int32		idx = item_index(&cached,
+		int32		idx = pz_search_ids(cached.item_ids, cached.nitems,
 									 DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
 		float		v = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 

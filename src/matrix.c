@@ -395,8 +395,8 @@ pz_matrix_build(PzTriple *triples, int64 ntriples,
 }
 
 /* Position of id in the ascending array ids[0..n), or -1. */
-static int32
-search_ids(const int64 *ids, int32 n, int64 id)
+int32
+pz_search_ids(const int64 *ids, int32 n, int64 id)
 {
 	int32		lo = 0,
 				hi = n;
@@ -416,11 +416,11 @@ search_ids(const int64 *ids, int32 n, int64 id)
 int32
 pz_matrix_user_index(const PzMatrix *m, int64 subject_id)
 {
-	return search_ids(m->user_ids, m->nusers, subject_id);
+	return pz_search_ids(m->user_ids, m->nusers, subject_id);
 }
 
 int32
 pz_matrix_item_index(const PzMatrix *m, int64 item_id)
 {
-	return search_ids(m->item_ids, m->nitems, item_id);
+	return pz_search_ids(m->item_ids, m->nitems, item_id);
 }

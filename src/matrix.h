@@ -47,6 +47,7 @@ extern PzMatrix *pz_matrix_build(PzTriple *triples, int64 ntriples,
 								 const int64 *item_ids_all, int32 nitems_all);
 
 /* Dense index of an id, or -1 (binary search; ids are sorted). */
+extern int32 pz_search_ids(const int64 *ids, int32 n, int64 id);
 extern int32 pz_matrix_user_index(const PzMatrix *m, int64 subject_id);
 extern int32 pz_matrix_item_index(const PzMatrix *m, int64 item_id);
 
