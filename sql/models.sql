@@ -100,6 +100,7 @@ SELECT count(*) FILTER (WHERE status_reason = 'parameters pruned (keep_models)')
 SELECT train('svd');
 SELECT train('als', factors => 0);
 SELECT train('als', holdout => 1.5);
+SELECT train('als', regularization => 0);
 SELECT train('itemknn', weighting => 'tfidf');
 SELECT train('popularity', purpose => 'nope');
 SELECT train('popularity', purpose => 'pricing');

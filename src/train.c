@@ -120,7 +120,8 @@ parse_params(const char *algorithm, Jsonb *params)
 
 	check_range("factors", p.als.factors, 1, 256);
 	check_range("iterations", p.als.iterations, 1, 200);
-	check_range("regularization", p.als.regularization, 0, 1e6);
+	/* without regularization, more factors than the data supports drift */
+	check_range("regularization", p.als.regularization, 1e-6, 1e6);
 	check_range("alpha", p.als.alpha, 0, 1e6);
 	check_range("cg_steps", p.als.cg_steps, 1, 64);
 	check_range("neighbors", p.knn.neighbors, 1, 1000);
