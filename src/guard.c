@@ -27,12 +27,14 @@ static ExecutorStart_hook_type prev_executor_start = NULL;
 static Oid *protected_relids = NULL;
 static int	nprotected = 0;
 static bool protected_valid = false;
+static Oid	protected_tables_relid = InvalidOid;
 static bool in_guard = false;
 
+/* No catalog access in here: callbacks run wherever invalidations arrive. */
 static void
 guard_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == pz_relation_oid("protected_tables"))
+	if (relid == InvalidOid || relid == protected_tables_relid)
 		protected_valid = false;
 }
 
@@ -41,6 +43,7 @@ load_protected(void)
 {
 	PzPrivileged ctx;
 
+	protected_tables_relid = pz_relation_oid("protected_tables");
 	pz_privileged_begin(&ctx);
 	if (SPI_execute("SELECT relid::oid FROM personalize.protected_tables",
 					true, 0) != SPI_OK_SELECT)
