@@ -72,13 +72,14 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM w'), '800', 'all concurren
 # A backend killed mid-scan: the postmaster recovers and the data is intact.
 my $sleeper = IPC::Run::start(
 	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c',
-	  q{SELECT count(*) FROM items a, items b WHERE pg_sleep(0.01) IS NOT NULL AND (a.e OPERATOR(personalize.<->) b.e) >= 0} ],
+	  q{SELECT /* long_scan */ count(*) FROM items a, items b, generate_series(1, 100000) g
+	     WHERE (a.e OPERATOR(personalize.<->) b.e) >= 0} ],
 	'>', \my $sout, '2>', \my $serr);
 $node->poll_query_until('postgres',
-	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.01)%' AND pid <> pg_backend_pid()})
+	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%long_scan%' AND pid <> pg_backend_pid()})
   or die 'scan did not start';
 my $pid = $node->safe_psql('postgres',
-	q{SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.01)%' AND pid <> pg_backend_pid()});
+	q{SELECT pid FROM pg_stat_activity WHERE query LIKE '%long_scan%' AND pid <> pg_backend_pid()});
 kill 'KILL', $pid;
 $sleeper->finish;
 # psql may hit the server while it restarts; a dead pipe is not an error here.
