@@ -92,8 +92,14 @@ reads_protected_table(List *rtable)
 static void
 guard_executor_start(QueryDesc *queryDesc, int eflags)
 {
+	/*
+	 * A valid list implies the extension is installed (dropping it drops
+	 * protected_tables, whose invalidation clears the list), so the catalog
+	 * is consulted only when the list must be reloaded, not per query.
+	 */
 	if (!in_guard && pz_purpose != NULL && pz_purpose[0] != '\0' &&
-		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && pz_extension_installed())
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		(protected_valid || pz_extension_installed()))
 	{
 		in_guard = true;
 		PG_TRY();

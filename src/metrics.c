@@ -145,56 +145,6 @@ pz_ranking_metrics_at_k(const int64 *ranked, int nranked,
 	return true;
 }
 
-int
-pz_hits_at_k(const int64 *ranked, int nranked,
-			 const int64 *relevant, int nrelevant, int k)
-{
-	PzRankMetrics r;
-
-	pz_ranking_metrics_at_k(ranked, nranked, relevant, nrelevant, k, &r);
-	return r.hits;
-}
-
-double
-pz_precision_at_k(const int64 *ranked, int nranked,
-				  const int64 *relevant, int nrelevant, int k)
-{
-	PzRankMetrics r;
-
-	pz_ranking_metrics_at_k(ranked, nranked, relevant, nrelevant, k, &r);
-	return r.precision;
-}
-
-double
-pz_recall_at_k(const int64 *ranked, int nranked,
-			   const int64 *relevant, int nrelevant, int k)
-{
-	PzRankMetrics r;
-
-	pz_ranking_metrics_at_k(ranked, nranked, relevant, nrelevant, k, &r);
-	return r.recall;
-}
-
-double
-pz_average_precision_at_k(const int64 *ranked, int nranked,
-						  const int64 *relevant, int nrelevant, int k)
-{
-	PzRankMetrics r;
-
-	pz_ranking_metrics_at_k(ranked, nranked, relevant, nrelevant, k, &r);
-	return r.average_precision;
-}
-
-double
-pz_ndcg_at_k(const int64 *ranked, int nranked,
-			 const int64 *relevant, int nrelevant, int k)
-{
-	PzRankMetrics r;
-
-	pz_ranking_metrics_at_k(ranked, nranked, relevant, nrelevant, k, &r);
-	return r.ndcg;
-}
-
 /*
  * The elements of a bigint[] argument.  The array must be one-dimensional
  * (or empty) and hold no NULL; its header is checked against its size.

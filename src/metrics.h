@@ -51,18 +51,6 @@ extern bool pz_ranking_metrics_at_k(const int64 *ranked, int nranked,
 									const int64 *relevant, int nrelevant,
 									int k, PzRankMetrics *out);
 
-extern int	pz_hits_at_k(const int64 *ranked, int nranked,
-						 const int64 *relevant, int nrelevant, int k);
-extern double pz_precision_at_k(const int64 *ranked, int nranked,
-								const int64 *relevant, int nrelevant, int k);
-extern double pz_recall_at_k(const int64 *ranked, int nranked,
-							 const int64 *relevant, int nrelevant, int k);
-extern double pz_average_precision_at_k(const int64 *ranked, int nranked,
-										const int64 *relevant, int nrelevant,
-										int k);
-extern double pz_ndcg_at_k(const int64 *ranked, int nranked,
-						   const int64 *relevant, int nrelevant, int k);
-
 /*
  * Gini coefficient of values[0..n-1] (the whole population, zeros
  * included), sorting values ascending in place:
