@@ -22,13 +22,20 @@ OBJS = \
 	src/train_knn.o \
 	src/train.o \
 	src/model_store.o \
-	src/foldin.o
+	src/foldin.o \
+	src/serving_shmem.o \
+	src/serving_build.o \
+	src/request.o \
+	src/rank.o \
+	src/recommend.o \
+	src/impressions.o \
+	src/explain.o
 
 # The install script is assembled from one file per concern under sql/install/.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = personalize--$(EXTVERSION).sql
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout metrics models
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout metrics models recommend
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = personalize--$(EXTVERSION).sql results regression.diffs regression.out

@@ -165,6 +165,17 @@ list_contains(const char *names, int count, const char *name, int len, const cha
 	return found;
 }
 
+/* Whether the consent explicitly denies a category (a per-category opt-out). */
+bool
+consent_denies(const Consent *c, const char *category, int len)
+{
+	const char *deny_start;
+	const char *end;
+
+	(void) list_contains(c->names, c->ngrant, category, len, &deny_start);
+	return list_contains(deny_start, c->ndeny, category, len, &end);
+}
+
 /*
  * The tier rules.  Nothing is allowed at tier none (that is what a
  * withdrawal records); a denial always wins; an explicit grant allows its

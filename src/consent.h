@@ -41,6 +41,7 @@ extern const char *const consent_tier_names[];
 extern int	consent_tier_from_name(const char *name, bool missing_ok);
 extern bool consent_allows(const Consent *c, const char *category, int len,
 						   int category_tier);
+extern bool consent_denies(const Consent *c, const char *category, int len);
 extern bool category_name_is_valid(const char *name, int len);
 
 #endif							/* PERSONALIZE_CONSENT_H */

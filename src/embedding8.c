@@ -42,27 +42,34 @@ embedding8_finish(Embedding8 *r)
 	r->sumsq = s;
 }
 
+/* Quantize x into q (dim int8s); returns the scale.  Used by serving too. */
+float
+pz_quantize_i8(const float *x, int dim, int8 *q)
+{
+	double		maxabs = 0.0;
+	float		scale;
+
+	for (int i = 0; i < dim; i++)
+		maxabs = Max(maxabs, fabs((double) x[i]));
+	scale = (float) (maxabs / 127.0);
+	/* rounding up near FLT_MAX would make 127 * scale dequantize to inf */
+	if (isinf(127.0f * scale))
+		scale = nextafterf(scale, 0.0f);
+	for (int i = 0; i < dim; i++)
+	{
+		double		v = scale > 0 ? rint((double) x[i] / (double) scale) : 0.0;
+
+		q[i] = (int8) Max(-127.0, Min(127.0, v));
+	}
+	return scale;
+}
+
 static Embedding8 *
 quantize(const float *x, int dim)
 {
 	Embedding8 *r = embedding8_alloc(dim);
-	double		maxabs = 0.0;
 
-	for (int i = 0; i < dim; i++)
-		maxabs = Max(maxabs, fabs((double) x[i]));
-	r->scale = (float) (maxabs / 127.0);
-	/* rounding up near FLT_MAX would make 127 * scale dequantize to inf */
-	if (isinf(127.0f * r->scale))
-		r->scale = nextafterf(r->scale, 0.0f);
-	if (r->scale > 0)
-	{
-		for (int i = 0; i < dim; i++)
-		{
-			double		q = rint((double) x[i] / (double) r->scale);
-
-			r->x[i] = (int8) Max(-127.0, Min(127.0, q));
-		}
-	}
+	r->scale = pz_quantize_i8(x, dim, r->x);
 	embedding8_finish(r);
 	return r;
 }

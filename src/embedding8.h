@@ -22,4 +22,6 @@ typedef struct Embedding8
 #define EMBEDDING8_SIZE(dim)	(offsetof(Embedding8, x) + (dim))
 #define PG_GETARG_EMBEDDING8_P(n) ((Embedding8 *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
 
+extern float pz_quantize_i8(const float *x, int dim, int8 *q);
+
 #endif							/* PERSONALIZE_EMBEDDING8_H */

@@ -18,6 +18,7 @@
 #include "matrix.h"
 #include "personalize.h"
 #include "privileged.h"
+#include "request.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -110,52 +111,28 @@ load_model(int64 model_id)
 	cached.model_id = model_id;
 }
 
-/*
- * The subject's history under the model's purpose, read as the caller: the
- * caller must hold the purpose, and only consented rows count.
- */
+/* The subject's visible history, as item indices of the model and values. */
 static int
 visible_history(int64 subject, int32 **items, float **values)
 {
-	int			nest = NewGUCNestLevel();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(subject)};
+	PzHistoryRow *rows;
+	int			nrows = pz_visible_history(cached.purpose, subject, 0, &rows);
 	int			n = 0;
 
-	(void) set_config_option("personalize.purpose", cached.purpose, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "personalize: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT i.item_id, sum(i.weight * coalesce(k.weight, 1))::real "
-							  "FROM personalize.interactions i "
-							  "LEFT JOIN personalize.interaction_kinds k ON k.kind = i.kind "
-							  "JOIN personalize.signal_categories c ON c.name = i.category "
-							  "WHERE i.subject_id = $1 AND c.justification IS NOT NULL "
-							  "AND personalize.row_visible(i.subject_id, i.category) "
-							  "GROUP BY i.item_id",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "personalize: history lookup failed");
-	*items = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
-	*values = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
+	*items = palloc(sizeof(int32) * Max(nrows, 1));
+	*values = palloc(sizeof(float) * Max(nrows, 1));
+	for (int r = 0; r < nrows; r++)
 	{
-		bool		isnull;
-		int32		idx = pz_search_ids(cached.item_ids, cached.nitems,
-									 DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
-		float		v = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		int32		idx = pz_search_ids(cached.item_ids, cached.nitems, rows[r].item_id);
 
 		/* items added since training have no factors; they cannot contribute */
-		if (idx >= 0 && v > 0)
+		if (idx >= 0 && rows[r].value > 0)
 		{
 			(*items)[n] = idx;
-			(*values)[n] = v;
+			(*values)[n] = rows[r].value;
 			n++;
 		}
 	}
-	SPI_finish();
-	AtEOXact_GUC(true, nest);
 	return n;
 }
 

@@ -84,6 +84,16 @@ extern void pz_als_fold_in(const float *Y, int k, const double *YtY,
 						   const int32 *items, const float *values, int n,
 						   const PzAlsParams *p, float *x);
 
+/*
+ * The same system, factored: returns L (k x k, row-major, lower triangle)
+ * with A = L L^T, and fills b [k]; pz_cholesky_solve() then solves A x = b
+ * for any b, which explanations use to split a score by history item.
+ */
+extern double *pz_als_fold_in_system(const float *Y, int k, const double *YtY,
+									 const int32 *items, const float *values, int n,
+									 const PzAlsParams *p, double *b);
+extern void pz_cholesky_solve(const double *L, int k, double *b);
+
 /* ---- item-kNN (train_knn.c) ---------------------------------------------- */
 
 typedef enum PzKnnWeighting

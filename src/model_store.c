@@ -170,9 +170,9 @@ pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td)
 			store_neighbors(model_id, f);
 			break;
 		case ALG_POPULARITY:
-			store_popularity(model_id, f, td);
 			break;
 	}
+	store_popularity(model_id, f, td);
 }
 
 static Datum

@@ -6,6 +6,8 @@
 
 #include "distance.h"
 #include "purpose.h"
+#include "recommend.h"
+#include "serving.h"
 #include "utils/builtins.h"
 
 PG_MODULE_MAGIC;
@@ -19,6 +21,8 @@ _PG_init(void)
 	pz_purpose_define_guc();
 	pz_visibility_init();
 	pz_guard_init();
+	pz_serving_shmem_init();
+	pz_recommend_define_gucs();
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */

@@ -390,9 +390,10 @@ fit(const PzMatrix *m, const TrainParams *p)
 			pz_knn_fit(m, &p->knn, f.nbr, f.nbr_score);
 			break;
 		case ALG_POPULARITY:
-			f.popularity = fit_popularity(m);
 			break;
 	}
+	/* every model carries popularity: serving falls back on it */
+	f.popularity = fit_popularity(m);
 	return f;
 }
 

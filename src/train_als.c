@@ -507,20 +507,19 @@ pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y)
 
 /* ---- fold-in ------------------------------------------------------------- */
 
-void
-pz_als_fold_in(const float *Y, int k, const double *YtY,
-			   const int32 *items, const float *values, int n,
-			   const PzAlsParams *p, float *x)
+double *
+pz_als_fold_in_system(const float *Y, int k, const double *YtY,
+					  const int32 *items, const float *values, int n,
+					  const PzAlsParams *p, double *b)
 {
 	double	   *A;
-	double	   *b;
 	double		tiny;
 
 	if (k < 1 || k > PZ_MAX_FACTORS)
 		elog(ERROR, "factor count %d out of range", k);
 
 	A = palloc(sizeof(double) * k * k);
-	b = palloc0(sizeof(double) * k);
+	memset(b, 0, sizeof(double) * k);
 	memcpy(A, YtY, sizeof(double) * k * k);
 	for (int a = 0; a < k; a++)
 		A[a * k + a] += p->regularization;
@@ -579,27 +578,42 @@ pz_als_fold_in(const float *Y, int k, const double *YtY,
 			ri[j] = s / d;
 		}
 	}
+	return A;
+}
 
-	/* L z = b, then L^T x = z, both in b. */
+/* Solve L L^T x = b in place (L from pz_als_fold_in_system). */
+void
+pz_cholesky_solve(const double *L, int k, double *b)
+{
 	for (int i = 0; i < k; i++)
 	{
 		double		s = b[i];
 
 		for (int c = 0; c < i; c++)
-			s -= A[(Size) i * k + c] * b[c];
-		b[i] = s / A[(Size) i * k + i];
+			s -= L[(Size) i * k + c] * b[c];
+		b[i] = s / L[(Size) i * k + i];
 	}
 	for (int i = k - 1; i >= 0; i--)
 	{
 		double		s = b[i];
 
 		for (int c = i + 1; c < k; c++)
-			s -= A[(Size) c * k + i] * b[c];
-		b[i] = s / A[(Size) i * k + i];
+			s -= L[(Size) c * k + i] * b[c];
+		b[i] = s / L[(Size) i * k + i];
 	}
+}
 
+void
+pz_als_fold_in(const float *Y, int k, const double *YtY,
+			   const int32 *items, const float *values, int n,
+			   const PzAlsParams *p, float *x)
+{
+	double	   *b = palloc(sizeof(double) * Max(k, 1));
+	double	   *L = pz_als_fold_in_system(Y, k, YtY, items, values, n, p, b);
+
+	pz_cholesky_solve(L, k, b);
 	for (int a = 0; a < k; a++)
 		x[a] = (float) b[a];
 	pfree(b);
-	pfree(A);
+	pfree(L);
 }

@@ -70,6 +70,25 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'pz_train_model' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION train_model(text, text, jsonb, name) FROM PUBLIC;
 
+-- The caller (SET ROLE counts) must hold a purpose to act under it.
+CREATE FUNCTION require_purpose(purpose text, action text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	caller name := @extschema@.acting_role();
+BEGIN
+	PERFORM @extschema@.check_purpose_exists(purpose);
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = caller AND rolsuper)
+	   AND NOT EXISTS (SELECT 1 FROM @extschema@.purpose_grants g
+	                    WHERE (g.purpose = require_purpose.purpose
+	                           OR starts_with(require_purpose.purpose, g.purpose || '.'))
+	                      AND pg_has_role(caller, g.role, 'USAGE')) THEN
+		RAISE EXCEPTION 'role "%" may not % for purpose "%"', caller, action, purpose
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = format('An administrator can allow it with SELECT personalize.grant_purpose(%L, %L).', caller, purpose);
+	END IF;
+END $$;
+REVOKE ALL ON FUNCTION require_purpose(text, text) FROM PUBLIC;
+
 CREATE FUNCTION train(algorithm text, purpose text DEFAULT 'recommendation',
                       factors integer DEFAULT NULL, iterations integer DEFAULT NULL,
                       regularization real DEFAULT NULL, alpha real DEFAULT NULL,
@@ -80,7 +99,6 @@ CREATE FUNCTION train(algorithm text, purpose text DEFAULT 'recommendation',
                       params jsonb DEFAULT '{}')
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	caller name := @extschema@.acting_role();
 	p jsonb := coalesce(params, '{}') || jsonb_strip_nulls(jsonb_build_object(
 		'factors', factors, 'iterations', iterations, 'regularization', regularization,
 		'alpha', alpha, 'neighbors', neighbors, 'weighting', weighting,
@@ -90,17 +108,8 @@ BEGIN
 	IF purpose IS NULL OR algorithm IS NULL THEN
 		RAISE EXCEPTION 'algorithm and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	PERFORM @extschema@.check_purpose_exists(purpose);
-	-- the caller (SET ROLE counts) must be allowed to act under the purpose
-	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = caller AND rolsuper)
-	   AND NOT EXISTS (SELECT 1 FROM @extschema@.purpose_grants g
-	                    WHERE (g.purpose = train.purpose OR starts_with(train.purpose, g.purpose || '.'))
-	                      AND pg_has_role(caller, g.role, 'USAGE')) THEN
-		RAISE EXCEPTION 'role "%" may not train models for purpose "%"', caller, purpose
-			USING ERRCODE = 'insufficient_privilege',
-			      HINT = format('An administrator can allow it with SELECT personalize.grant_purpose(%L, %L).', caller, purpose);
-	END IF;
-	RETURN @extschema@.train_model(algorithm, purpose, p, caller);
+	PERFORM @extschema@.require_purpose(purpose, 'train models');
+	RETURN @extschema@.train_model(algorithm, purpose, p, @extschema@.acting_role());
 END $$;
 COMMENT ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) IS
 	'train a model (als, itemknn, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one';

@@ -1,0 +1,116 @@
+-- Serving: recommend(), explain(), and what they leave behind (impressions,
+-- feedback).  The active model and the catalogue are read into a snapshot
+-- shared between sessions; committed changes to items or models replace it.
+
+CREATE FUNCTION serving_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'pz_serving_changed' LANGUAGE C;
+CREATE TRIGGER serving_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON items
+	FOR EACH STATEMENT EXECUTE FUNCTION serving_changed();
+CREATE TRIGGER serving_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON models
+	FOR EACH STATEMENT EXECUTE FUNCTION serving_changed();
+-- a sponsored flag must reach recommend() even under session_replication_role = replica
+ALTER TABLE items ENABLE ALWAYS TRIGGER serving_changed;
+ALTER TABLE models ENABLE ALWAYS TRIGGER serving_changed;
+
+-- Personal data (who was shown what): readable by the extension's owner
+-- only, written by recommend() and feedback().
+CREATE TABLE impressions (
+	impression_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	shown_at      timestamptz NOT NULL DEFAULT now(),
+	subject_id    bigint,
+	purpose       text NOT NULL,
+	model_id      bigint NOT NULL,
+	item_id       bigint NOT NULL,
+	rank          integer NOT NULL,
+	score         real,
+	explored      boolean NOT NULL,
+	sponsored     boolean NOT NULL
+);
+CREATE INDEX ON impressions (subject_id, shown_at);
+COMMENT ON TABLE impressions IS 'what recommend() showed: model version, rank, explored and sponsored flags (subject_id NULL without a consent for the purpose)';
+
+CREATE TABLE feedback (
+	feedback_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	recorded_at timestamptz NOT NULL DEFAULT now(),
+	subject_id  bigint,
+	purpose     text NOT NULL,
+	item_id     bigint NOT NULL,
+	kind        text NOT NULL,
+	reward      real NOT NULL CHECK (reward >= 0 AND reward <= 1)
+);
+CREATE INDEX ON feedback (subject_id, recorded_at);
+COMMENT ON TABLE feedback IS 'clicks and conversions on what was shown; rewards feed the exploration posteriors';
+
+ALTER TABLE impressions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE impressions FORCE ROW LEVEL SECURITY;
+ALTER TABLE feedback ENABLE ROW LEVEL SECURITY;
+ALTER TABLE feedback FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('impressions', '');
+SELECT pg_catalog.pg_extension_config_dump('feedback', '');
+
+CREATE FUNCTION recommend(subject bigint, k integer DEFAULT 10,
+                          purpose text DEFAULT 'recommendation', category text DEFAULT NULL,
+                          exclude bigint[] DEFAULT '{}', diversity real DEFAULT 0,
+                          exploration real DEFAULT NULL, exclude_seen boolean DEFAULT true,
+                          sponsored_share real DEFAULT NULL, seed bigint DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real, rank integer, reason text,
+               explored boolean, sponsored boolean)
+	AS 'MODULE_PATHNAME', 'pz_recommend' LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION recommend(bigint, integer, text, text, bigint[], real, real, boolean, real, bigint) IS
+	'top-k items for a subject from the active model of the purpose, with a reason per row, diversity, exploration and sponsored disclosure';
+
+CREATE FUNCTION explain(subject bigint, item bigint, purpose text DEFAULT 'recommendation')
+RETURNS TABLE (source text, history_item bigint, name text, kind text,
+               contribution real, share real)
+	AS 'MODULE_PATHNAME', 'pz_explain' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION explain(bigint, bigint, text) IS
+	'what a recommendation score is made of: each history item''s contribution (ALS, item-kNN), or popularity';
+
+CREATE FUNCTION bandit_reward(purpose text, item bigint, reward real) RETURNS void
+	AS 'MODULE_PATHNAME', 'pz_bandit_reward' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION bandit_reward(text, bigint, real) FROM PUBLIC;
+
+
+CREATE FUNCTION feedback(subject bigint, item bigint, reward real DEFAULT 1,
+                         purpose text DEFAULT 'recommendation', kind text DEFAULT 'click')
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	consented boolean;
+BEGIN
+	IF subject IS NULL OR item IS NULL OR purpose IS NULL THEN
+		RAISE EXCEPTION 'subject, item and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reward IS NULL OR NOT (reward >= 0 AND reward <= 1) THEN
+		RAISE EXCEPTION 'reward must be between 0 and 1, not %', coalesce(reward::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Record a click or a conversion as 1, a partial outcome as a fraction.';
+	END IF;
+	IF kind IS NULL OR kind !~ '^[a-z][a-z0-9_]{0,30}$' THEN
+		RAISE EXCEPTION 'invalid feedback kind "%"', kind USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM @extschema@.require_purpose(purpose, 'record feedback');
+	IF NOT (SELECT bool_and(p.personal_data_allowed) FROM @extschema@.purposes p
+	         WHERE p.name = feedback.purpose OR starts_with(feedback.purpose, p.name || '.')) THEN
+		RAISE EXCEPTION 'purpose "%" may not use personal data', purpose
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'Feedback is personal data; personalized pricing is refused.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.items i WHERE i.item_id = item) THEN
+		RAISE EXCEPTION 'item % is not in the catalogue', item USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT @extschema@.tier(c.consent) >= 'functional' INTO consented
+	  FROM @extschema@.consents c
+	 WHERE c.subject_id = subject AND (c.purpose = feedback.purpose OR starts_with(feedback.purpose, c.purpose || '.'))
+	 ORDER BY length(c.purpose) DESC LIMIT 1;
+	INSERT INTO @extschema@.feedback (subject_id, purpose, item_id, kind, reward)
+	VALUES (CASE WHEN consented THEN subject END, purpose, item, kind, reward);
+	PERFORM @extschema@.bandit_reward(purpose, item, reward);
+END $$;
+COMMENT ON FUNCTION feedback(bigint, bigint, real, text, text) IS
+	'record a click or conversion (reward in [0, 1]) on a recommended item; it updates the exploration posteriors at once';
+
+CREATE FUNCTION bandit_arms(purpose text DEFAULT 'recommendation')
+RETURNS TABLE (item_id bigint, shown bigint, rewards real, posterior_mean real)
+	AS 'MODULE_PATHNAME', 'pz_bandit_arms' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION bandit_arms(text) IS
+	'exploration posteriors of the items shown or rewarded under a purpose: Beta(1 + rewards, 1 + shown - rewards)';

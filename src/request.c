@@ -1,0 +1,321 @@
+/*
+ * request.c
+ *		The checks every serving call starts with, and what it learns about
+ *		the subject.
+ *
+ * A call is refused unless the purpose exists, may use personal data (so
+ * pricing is always refused) and is granted to the calling role (SET ROLE
+ * counts).  The subject's history is read as the caller through the
+ * row-level security policy, under the purpose, so serving can never see
+ * more than a query of the caller's could.  Only a consent of tier
+ * personalization or above (capped by the purpose) makes a call personal;
+ * anything less gets the non-personalized ranking.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "distance.h"
+#include "executor/spi.h"
+#include "matrix.h"
+#include "miscadmin.h"
+#include "personalize.h"
+#include "privileged.h"
+#include "purpose.h"
+#include "request.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+int			pz_history_limit = 500;
+
+/* ---- purpose and model ---------------------------------------------------- */
+
+static void
+check_purpose(const char *purpose)
+{
+	PurposeInfo info;
+	Oid			userid = GetUserId();
+
+	if (!pz_purpose_name_valid(purpose))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a valid purpose name", purpose)));
+	info = pz_purpose_lookup(purpose);
+	if (!info.known)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("purpose \"%s\" does not exist", purpose),
+				 errhint("See SELECT name FROM personalize.purposes.")));
+	if (!info.personal_data_allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("purpose \"%s\" may not use personal data, so nothing can be personalized for it", purpose),
+				 errdetail("%s", strncmp(purpose, "pricing", 7) == 0 ?
+						   "Personalized pricing is refused." :
+						   "The purpose is registered with personal_data_allowed = false."),
+				 errhint("Recommend under a purpose that allows personal data, such as \"recommendation\".")));
+	if (!superuser_arg(userid) && !pz_purpose_granted(userid, purpose))
+		pz_purpose_refuse_ungranted(userid, purpose);
+}
+
+/* The active model of the purpose or its nearest ancestor, cached per version. */
+static int64
+active_model(const char *purpose)
+{
+	static char cached_purpose[PZ_NAME_MAX];
+	static uint64 cached_version = 0;
+	static int64 cached_model = 0;
+	uint64		version = pz_models_version();
+	PzPrivileged ctx;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+	int64		model = 0;
+
+	if (version == cached_version && strcmp(cached_purpose, purpose) == 0)
+		return cached_model;
+
+	args[0] = CStringGetTextDatum(purpose);
+	pz_privileged_begin(&ctx);
+	if (SPI_execute_with_args("SELECT model_id FROM personalize.models WHERE status = 'active' "
+							  "AND (purpose = $1 OR starts_with($1, purpose || '.')) "
+							  "ORDER BY length(purpose) DESC LIMIT 1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: active model lookup failed");
+	if (SPI_processed == 1)
+		model = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	pz_privileged_end(&ctx);
+
+	if (model == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no active model for purpose \"%s\"", purpose),
+				 errhint("Train one, e.g. SELECT personalize.train('popularity', purpose => '%s').", purpose)));
+	strlcpy(cached_purpose, purpose, sizeof(cached_purpose));
+	cached_version = version;
+	cached_model = model;
+	return model;
+}
+
+const PzServing *
+pz_serving_for_purpose(const char *purpose)
+{
+	check_purpose(purpose);
+	return pz_serving_get(active_model(purpose));
+}
+
+/* ---- the subject ---------------------------------------------------------- */
+
+/* The most specific consent on the purpose chain; NULL without any. */
+static Consent *
+subject_consent(const char *purpose, int64 subject)
+{
+	PzPrivileged ctx;
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(subject), CStringGetTextDatum(purpose)};
+	Consent    *c = NULL;
+
+	pz_privileged_begin(&ctx);
+	if (SPI_execute_with_args("SELECT consent FROM personalize.consents "
+							  "WHERE subject_id = $1 AND (purpose = $2 OR starts_with($2, purpose || '.')) "
+							  "ORDER BY length(purpose) DESC LIMIT 1",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: consent lookup failed");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* copied out of SPI's memory into the caller's */
+		c = (Consent *) SPI_datumTransfer(d, false, -1);
+	}
+	pz_privileged_end(&ctx);
+	return c ? (Consent *) PG_DETOAST_DATUM(PointerGetDatum(c)) : NULL;
+}
+
+int
+pz_visible_history(const char *purpose, int64 subject, int limit, PzHistoryRow **rows)
+{
+	int			nest = NewGUCNestLevel();
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(subject), Int32GetDatum(limit)};
+	char		nulls[2] = {' ', limit > 0 ? ' ' : 'n'};
+	MemoryContext caller = CurrentMemoryContext;
+	int			n;
+
+	(void) set_config_option("personalize.purpose", purpose, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "personalize: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT i.item_id, sum(i.weight * coalesce(k.weight, 1))::real, "
+							  "(array_agg(i.kind ORDER BY i.weight * coalesce(k.weight, 1) DESC, i.occurred_at DESC))[1] "
+							  "FROM personalize.interactions i "
+							  "LEFT JOIN personalize.interaction_kinds k ON k.kind = i.kind "
+							  "JOIN personalize.signal_categories c ON c.name = i.category "
+							  "WHERE i.subject_id = $1 AND c.justification IS NOT NULL "
+							  "AND personalize.row_visible(i.subject_id, i.category) "
+							  "GROUP BY i.item_id ORDER BY max(i.occurred_at) DESC, i.item_id LIMIT $2",
+							  2, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: history lookup failed");
+	n = (int) SPI_processed;
+	*rows = MemoryContextAllocZero(caller, sizeof(PzHistoryRow) * Max(n, 1));
+	for (int r = 0; r < n; r++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[r];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		(*rows)[r].item_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		(*rows)[r].value = DatumGetFloat4(SPI_getbinval(t, d, 2, &isnull));
+		strlcpy((*rows)[r].kind, SPI_getvalue(t, d, 3), PZ_KIND_MAX);
+	}
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+	return n;
+}
+
+static void
+fold_in(PzRequest *r)
+{
+	const PzServing *s = r->s;
+	int32	   *items = palloc(sizeof(int32) * Max(r->nhistory, 1));
+	float	   *values = palloc(sizeof(float) * Max(r->nhistory, 1));
+	double	   *b = palloc(sizeof(double) * s->k);
+	PzAlsParams p = {.factors = s->k, .regularization = s->regularization, .alpha = s->alpha};
+	int			n = 0;
+
+	for (int h = 0; h < r->nhistory; h++)
+	{
+		int32		i = r->history_item[h];
+
+		if (i >= 0 && (pz_item_flags(s)[i] & PZ_ITEM_FACTORS) && r->history[h].value > 0)
+		{
+			items[n] = i;
+			values[n] = r->history[h].value;
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	r->L = pz_als_fold_in_system(pz_Y(s), s->k, pz_YtY(s), items, values, n, &p, b);
+	pz_cholesky_solve(r->L, s->k, b);
+	r->u = palloc(sizeof(float) * s->k);
+	for (int a = 0; a < s->k; a++)
+		r->u[a] = (float) b[a];
+}
+
+void
+pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose, int64 subject)
+{
+	PurposeInfo info = pz_purpose_lookup(purpose);
+
+	memset(r, 0, sizeof(*r));
+	r->purpose = purpose;
+	r->s = s;
+	r->subject = subject;
+	r->consent = subject_consent(purpose, subject);
+	r->tier = r->consent ? Min((int) r->consent->tier, info.max_tier) : TIER_NONE;
+	r->personalized = r->tier >= TIER_PERSONALIZATION;
+	if (!r->personalized)
+		return;
+
+	r->nhistory = pz_visible_history(purpose, subject, pz_history_limit, &r->history);
+	r->history_item = palloc(sizeof(int32) * Max(r->nhistory, 1));
+	for (int h = 0; h < r->nhistory; h++)
+		r->history_item[h] = pz_serving_item_index(s, r->history[h].item_id);
+	if (s->algorithm == PZ_SERVE_ALS)
+		fold_in(r);
+}
+
+bool
+pz_request_uses_model(const PzRequest *r)
+{
+	switch (r->s->algorithm)
+	{
+		case PZ_SERVE_ALS:
+			return r->u != NULL;
+		case PZ_SERVE_ITEMKNN:
+			return r->personalized && r->nhistory > 0;
+		case PZ_SERVE_POPULARITY:
+			return false;
+	}
+	return false;
+}
+
+/* kNN: the similarity of item to history item h (0 if not a neighbour). */
+static float
+neighbor_similarity(const PzServing *s, int32 from, int32 item)
+{
+	const int32 *nbr = pz_nbr(s) + (Size) from * s->nn;
+	const float *score = pz_nbr_score(s) + (Size) from * s->nn;
+
+	for (int j = 0; j < s->nn && nbr[j] >= 0; j++)
+		if (nbr[j] == item)
+			return score[j];
+	return 0.0f;
+}
+
+float
+pz_request_score(const PzRequest *r, int32 item)
+{
+	const PzServing *s = r->s;
+	float		sum = 0.0f;
+
+	if (!pz_request_uses_model(r))
+		return pz_popularity(s)[item];
+	if (s->algorithm == PZ_SERVE_ALS)
+		return (pz_item_flags(s)[item] & PZ_ITEM_FACTORS) ?
+			pz_kernels->dot(pz_Y(s) + (Size) item * s->k, r->u, s->k) : 0.0f;
+	for (int h = 0; h < r->nhistory; h++)
+		if (r->history_item[h] >= 0)
+			sum += neighbor_similarity(s, r->history_item[h], item);
+	return sum;
+}
+
+/*
+ * ALS: the score is y_i . x with x = A^-1 sum_j c_j y_j, so history item j
+ * contributes c_j (A^-1 y_i) . y_j, with c_j = 1 + alpha r_j (as in the
+ * "explain" of the implicit library).  kNN: its similarity to the item.
+ */
+void
+pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
+{
+	const PzServing *s = r->s;
+	int			k = s->k;
+
+	memset(contrib, 0, sizeof(float) * Max(r->nhistory, 1));
+	if (!pz_request_uses_model(r))
+		return;
+	if (s->algorithm == PZ_SERVE_ITEMKNN)
+	{
+		for (int h = 0; h < r->nhistory; h++)
+			if (r->history_item[h] >= 0)
+				contrib[h] = neighbor_similarity(s, r->history_item[h], item);
+		return;
+	}
+	if (!(pz_item_flags(s)[item] & PZ_ITEM_FACTORS))
+		return;
+	{
+		double	   *v = palloc(sizeof(double) * k);
+		const float *yi = pz_Y(s) + (Size) item * k;
+
+		for (int a = 0; a < k; a++)
+			v[a] = yi[a];
+		pz_cholesky_solve(r->L, k, v);
+		for (int h = 0; h < r->nhistory; h++)
+		{
+			int32		j = r->history_item[h];
+			const float *yj;
+			double		dot = 0.0;
+
+			if (j < 0 || !(pz_item_flags(s)[j] & PZ_ITEM_FACTORS) || !(r->history[h].value > 0))
+				continue;
+			yj = pz_Y(s) + (Size) j * k;
+			for (int a = 0; a < k; a++)
+				dot += v[a] * yj[a];
+			contrib[h] = (float) ((1.0 + (double) s->alpha * r->history[h].value) * dot);
+		}
+		pfree(v);
+	}
+}
