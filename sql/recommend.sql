@@ -195,3 +195,5 @@ SELECT activate_model(model_id) FROM models WHERE algorithm = 'popularity';
 SELECT DISTINCT split_part(reason, ' ', 1) AS kind_of_reason FROM recommend(1, k => 5, exploration => 0);
 SELECT rollback_model() = :als AS rolled_back;
 SELECT DISTINCT split_part(reason, ' ', 1) AS kind_of_reason FROM recommend(1, k => 3, exploration => 0);
+-- one snapshot serves the purpose, shared by every session
+SELECT purpose, model_id = :als AS als, items, bytes > 0 AS has_bytes FROM serving_snapshots();

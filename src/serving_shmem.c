@@ -20,6 +20,7 @@
 
 #include "access/xact.h"
 #include "commands/trigger.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "personalize.h"
 #include "serving.h"
@@ -41,6 +42,8 @@ typedef struct ServingSlot
 	uint64		catalogue_version;
 	char		purpose[PZ_NAME_MAX];
 	dsm_handle	handle;
+	Size		size;
+	int32		nitems;
 	uint64		registered;		/* registration order, for eviction */
 } ServingSlot;
 
@@ -325,6 +328,8 @@ register_segment(dsm_segment *seg, const PzServing *s)
 	target->catalogue_version = s->catalogue_version;
 	strlcpy(target->purpose, s->purpose, sizeof(target->purpose));
 	target->handle = dsm_segment_handle(seg);
+	target->size = s->total_size;
+	target->nitems = s->nitems;
 	target->registered = ++control->registrations;
 	LWLockRelease(control->lock);
 }
@@ -412,4 +417,36 @@ pz_serving_get(int64 model_id)
 	}
 	PG_END_TRY();
 	return s;
+}
+
+/*
+ * serving_snapshots(): the snapshots this database has in shared memory,
+ * for administrators watching memory use.
+ */
+PZ_FUNCTION(pz_serving_snapshots)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ServingSlot copy[SERVING_SLOTS];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (control == NULL)
+		return (Datum) 0;
+	LWLockAcquire(control->lock, LW_SHARED);
+	memcpy(copy, control->slots, sizeof(copy));
+	LWLockRelease(control->lock);
+	for (int i = 0; i < SERVING_SLOTS; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false};
+
+		if (!copy[i].used || copy[i].dboid != MyDatabaseId)
+			continue;
+		values[0] = CStringGetTextDatum(copy[i].purpose);
+		values[1] = Int64GetDatum(copy[i].model_id);
+		values[2] = Int64GetDatum((int64) copy[i].catalogue_version);
+		values[3] = Int32GetDatum(copy[i].nitems);
+		values[4] = Int64GetDatum((int64) copy[i].size);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -114,3 +114,9 @@ RETURNS TABLE (item_id bigint, shown bigint, rewards real, posterior_mean real)
 	AS 'MODULE_PATHNAME', 'pz_bandit_arms' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION bandit_arms(text) IS
 	'exploration posteriors of the items shown or rewarded under a purpose: Beta(1 + rewards, 1 + shown - rewards)';
+
+CREATE FUNCTION serving_snapshots()
+RETURNS TABLE (purpose text, model_id bigint, catalogue_version bigint, items integer, bytes bigint)
+	AS 'MODULE_PATHNAME', 'pz_serving_snapshots' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION serving_snapshots() IS
+	'model snapshots this database shares in memory between sessions (one per purpose being served)';
