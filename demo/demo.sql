@@ -76,8 +76,8 @@ SELECT i.item_id, i.name, round((i.embedding_q <=> q.embedding_q)::numeric, 4) A
 \echo
 \echo '== 6. Consent: three shoppers, one application role, and the database enforcing what each agreed to'
 -- Catalogue rows go into personalize.items too (the catalogue is not personal data).
-INSERT INTO personalize.items (item_id, category, embedding)
-SELECT item_id, category, embedding FROM items;
+INSERT INTO personalize.items (item_id, category, embedding, attributes)
+SELECT item_id, category, embedding, jsonb_build_object('name', name) FROM items;
 SELECT set_consent(1, 'recommendation', 'personalization', source => 'signup form', notice_version => 'v3') \gset
 SELECT set_consent(2, 'recommendation', 'personalization', '{location}', '{purchase_history}', 'settings page', 'v3') \gset
 SELECT set_consent(3, 'recommendation', 'functional', source => 'cookie banner', notice_version => 'v3') \gset
@@ -147,7 +147,61 @@ SELECT dims(subject_factors(:als_model, 2)) AS shopper_2_factors,
        subject_factors(:als_model, 499) IS NULL AS shopper_499_has_none;
 
 \echo
-\echo '== 8. Bad input is refused with a clear error, never stored'
+\echo '== 8. recommend(): scored from the active model in shared memory, each row with a reason'
+-- the shop is paid to promote a few items, some of them close to shopper 150's taste
+UPDATE personalize.items SET sponsored = true
+ WHERE item_id IN (SELECT item_id FROM recommend(150, k => 8, exploration => 0) WHERE rank IN (2, 4, 6))
+    OR item_id % 1000 = 3;
+GRANT SELECT ON items TO shop_app;
+SET ROLE shop_app;
+SET personalize.purpose = 'recommendation';
+\echo '   Shopper 150 (consented) gets ALS recommendations; "because you ..." names the item of their history that contributed most:'
+SELECT rank, item_id, i.category, round(score::numeric, 3) AS score, reason, explored, sponsored
+  FROM recommend(150, k => 6, seed => 1) JOIN items i USING (item_id) ORDER BY rank;
+SELECT item_id AS top_item FROM recommend(150, k => 1, exploration => 0) \gset
+\echo '   explain(): what the score of the top item is made of (the contributions add up to it):'
+SELECT name AS because_of, kind, round(contribution::numeric, 4) AS contribution, round(share::numeric, 2) AS share
+  FROM explain(150, :top_item) LIMIT 4;
+\echo '   Sponsored items are disclosed on every row, and capped (by default 20% of the list):'
+SELECT s AS sponsored_share, count(*) FILTER (WHERE sponsored) AS sponsored_rows_of_10,
+       bool_and(reason LIKE 'Sponsored:%') FILTER (WHERE sponsored) AS all_disclosed
+  FROM unnest(ARRAY[0, 0.2, 0.5]::real[]) s, recommend(150, k => 10, sponsored_share => s, exploration => 0)
+ GROUP BY s ORDER BY s;
+\echo '   Diversity: maximal marginal relevance over the model''s item factors (0 = pure relevance):'
+SELECT d AS diversity, string_agg(i.category, ', ' ORDER BY r.rank) AS categories_of_the_top_6
+  FROM unnest(ARRAY[0, 0.5, 0.8]::real[]) d, recommend(150, k => 6, diversity => d, exploration => 0) r
+  JOIN items i USING (item_id) GROUP BY d ORDER BY d;
+\echo '   Consent changes what is recommended and why: shopper 150 denies browsing history ...'
+RESET ROLE;
+SELECT set_consent(150, 'recommendation', 'personalization', deny => '{browsing_history}', source => 'privacy centre') \gset
+SET ROLE shop_app;
+SET personalize.purpose = 'recommendation';
+SELECT rank, item_id, i.category, reason FROM recommend(150, k => 4, exploration => 0) JOIN items i USING (item_id) ORDER BY rank;
+\echo '   A new shopper with no history: popularity, and Thompson sampling spends the exploration budget:'
+SELECT rank, item_id, reason, explored FROM recommend(7777, k => 5, seed => 3) ORDER BY rank;
+\echo '   Clicks and conversions feed the posteriors the exploration samples from:'
+SELECT feedback(7777, :top_item) \gset
+RESET ROLE;
+SELECT item_id, shown, rewards, round(posterior_mean::numeric, 3) AS posterior_mean
+  FROM bandit_arms() WHERE item_id = :top_item;
+\echo '   What was shown is logged (model version, rank, explored, sponsored); the subject only with consent:'
+SELECT count(*) AS impressions, count(subject_id) AS with_subject, count(*) FILTER (WHERE explored) AS explored,
+       count(*) FILTER (WHERE sponsored) AS sponsored
+  FROM impressions;
+SELECT purpose, model_id, items, pg_size_pretty(bytes) AS shared_snapshot FROM serving_snapshots();
+\echo '   Speed: 200 calls in one statement (each folds in the subject, scores all 20,000 items, ranks, explains):'
+SET personalize.log_impressions = off;
+\timing on
+SELECT count(*) AS rows FROM generate_series(100, 299) s, recommend(s, k => 10);
+\timing off
+RESET personalize.log_impressions;
+\set ON_ERROR_STOP off
+\echo '   Pricing is refused outright:'
+SELECT * FROM recommend(150, purpose => 'pricing');
+\set ON_ERROR_STOP on
+
+\echo
+\echo '== 9. Bad input is refused with a clear error, never stored'
 \set ON_ERROR_STOP off
 SELECT '[1,2,NaN]'::embedding;
 SELECT '[1,2'::embedding;

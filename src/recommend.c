@@ -35,6 +35,8 @@
 #define POOL_MIN		50
 #define POOL_PER_SLOT	5
 #define POOL_MAX		2000
+#define DIVERSE_POOL_MIN		500
+#define DIVERSE_POOL_PER_SLOT	50
 
 typedef enum ServingFactors
 {
@@ -284,9 +286,15 @@ score_popularity(const PzServing *s, const PzEligibility *e, PzTopK *pool)
 			pz_topk_push(pool, i, pop[i], PZ_SOURCE_POPULAR);
 }
 
+/*
+ * Re-ranking for diversity needs candidates beyond the nearest few, which
+ * tend to be alike; plain relevance needs only spares for the sponsored cap.
+ */
 static int
-pool_size(int k)
+pool_size(int k, double diversity)
 {
+	if (diversity > 0)
+		return Min(Max(DIVERSE_POOL_PER_SLOT * k, DIVERSE_POOL_MIN), POOL_MAX);
 	return Min(Max(POOL_PER_SLOT * k, POOL_MIN), POOL_MAX);
 }
 
@@ -298,7 +306,7 @@ rank_list(const PzRequest *r, const PzRankOptions *opt, PzEligibility *e, PzCand
 	PzTopK		pool;
 	int			n = 0;
 
-	pz_topk_init(&pool, pool_size(opt->k));
+	pz_topk_init(&pool, pool_size(opt->k, opt->diversity));
 	if (pz_request_uses_model(r))
 	{
 		if (s->algorithm == PZ_SERVE_ALS)
