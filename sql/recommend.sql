@@ -156,11 +156,26 @@ SELECT bandit_reward('recommendation', 3, -1);
 CREATE ROLE regress_pz_app;
 CREATE ROLE regress_pz_stranger;
 SELECT grant_purpose('regress_pz_app', 'recommendation');
+-- a view and a COPY run recommend() as the caller too; a SECURITY DEFINER
+-- wrapper is the definer's deliberate delegation, checked against the definer
+CREATE VIEW regress_pz_recs AS SELECT * FROM recommend(1, k => 2, exploration => 0);
+GRANT SELECT ON regress_pz_recs TO regress_pz_stranger;
+CREATE FUNCTION regress_pz_recs_of(s bigint) RETURNS SETOF bigint LANGUAGE sql SECURITY DEFINER
+	SET search_path = pg_catalog AS $$ SELECT item_id FROM personalize.recommend(s, k => 2, exploration => 0) $$;
+ALTER FUNCTION regress_pz_recs_of(bigint) OWNER TO regress_pz_stranger;
 SET ROLE regress_pz_stranger;
 SELECT * FROM recommend(1);
 SELECT * FROM explain(1, 3);
 SELECT feedback(1, 3);
+SELECT * FROM regress_pz_recs;
+COPY (SELECT * FROM recommend(1)) TO STDOUT;
+SELECT regress_pz_recs_of(1);
 RESET ROLE;
+SELECT regress_pz_recs_of(1);
+ALTER FUNCTION regress_pz_recs_of(bigint) OWNER TO regress_pz_app;
+SELECT array_agg(x) FROM regress_pz_recs_of(1) x;
+DROP FUNCTION regress_pz_recs_of(bigint);
+DROP VIEW regress_pz_recs;
 CREATE SCHEMA regress_pz_evil AUTHORIZATION regress_pz_app;
 SET ROLE regress_pz_app;
 SELECT array_agg(item_id ORDER BY rank) FROM recommend(1, k => 5, exploration => 0);

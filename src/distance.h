@@ -18,6 +18,7 @@ typedef struct PzKernels
 								 float *ab, float *aa, float *bb);
 	/* int8 quantized vectors: exact integer dot product, scaled L1 */
 	int32		(*dot_i8) (const int8 *a, const int8 *b, int n);
+	float		(*dot_i8_f32) (const int8 *a, const float *b, int n);
 	float		(*l1_i8) (const int8 *a, float sa, const int8 *b, float sb, int n);
 } PzKernels;
 

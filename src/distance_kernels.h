@@ -157,6 +157,17 @@ PZ_K(dot_i8) (const int8 *a, const int8 *b, int n)
 	return s;
 }
 
+/* int8 factors against a float query: only the stored side is quantized. */
+static float
+PZ_K(dot_i8_f32) (const int8 *a, const float *b, int n)
+{
+	float		s = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		s += (float) a[i] * b[i];
+	return s;
+}
+
 static float
 PZ_K(l1_i8) (const int8 *a, float sa, const int8 *b, float sb, int n)
 {
@@ -174,6 +185,7 @@ static const PzKernels PZ_K(kernels) = {
 	.l1 = PZ_K(l1),
 	.cosine_parts = PZ_K(cosine_parts),
 	.dot_i8 = PZ_K(dot_i8),
+	.dot_i8_f32 = PZ_K(dot_i8_f32),
 	.l1_i8 = PZ_K(l1_i8),
 };
 

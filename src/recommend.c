@@ -19,7 +19,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "distance.h"
-#include "embedding8.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "personalize.h"
@@ -229,14 +228,12 @@ score_als(const PzRequest *r, const PzEligibility *e, PzTopK *pool)
 
 	if (serving_factors == FACTORS_INT8)
 	{
-		int8	   *u8 = palloc(k);
-		float		su = pz_quantize_i8(r->u, k, u8);
 		const int8 *Y8 = pz_Y8(s);
 		const float *scale = pz_Y8_scale(s);
 
 		for (int32 i = 0; i < s->nitems; i++)
 			if ((flags[i] & PZ_ITEM_FACTORS) && pz_eligible(e, i))
-				pz_topk_push(pool, i, (float) pz_kernels->dot_i8(Y8 + (Size) i * k, u8, k) * scale[i] * su,
+				pz_topk_push(pool, i, pz_kernels->dot_i8_f32(Y8 + (Size) i * k, r->u, k) * scale[i],
 							 PZ_SOURCE_MODEL);
 		return;
 	}

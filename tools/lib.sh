@@ -32,7 +32,7 @@ pick_pg_version() {
 # ensure_packages [extra debian packages...]
 ensure_packages() {
 	PGVER=${PGVER:-$(pick_pg_version)}
-	local want=(build-essential "postgresql-$PGVER" "postgresql-server-dev-$PGVER"
+	local want=(build-essential libpq-dev "postgresql-$PGVER" "postgresql-server-dev-$PGVER"
 		"postgresql-$PGVER-pgtap" libtap-parser-sourcehandler-pgtap-perl libipc-run-perl "$@")
 	local missing=() p
 	for p in "${want[@]}"; do
