@@ -53,10 +53,10 @@ endif
 
 # Only the distance kernels get the loose floating-point flags that let the
 # compiler reassociate sums into SIMD lanes; parsing and arithmetic stay exact.
-# PGXS tracks no header dependencies; the kernels are a header included per ISA.
-src/distance.o: src/distance_kernels.h src/distance.h
+# PGXS tracks no header dependencies: every object depends on every header
+# (the build is small), so a changed struct never links against stale code.
+$(OBJS): $(wildcard src/*.h)
 src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
-src/train_als.o: src/train_als_kernels.h
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
 	{ printf '%s\n' '-- Generated from sql/install/*.sql; edit those files instead.' \
