@@ -142,7 +142,7 @@ PZ_FUNCTION(pz_bandit_arms)
 	const PzServing *s;
 
 	InitMaterializedSRF(fcinfo, 0);
-	s = pz_serving_for_purpose(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	s = pz_serving_for_purpose(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL);
 	for (int32 i = 0; i < s->nitems; i++)
 	{
 		uint64		shown = pg_atomic_read_u64(&pz_shown(s)[i]);

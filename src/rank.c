@@ -116,15 +116,6 @@ cosine(const float *a, const float *b, int k)
 	return aa > 0 && bb > 0 ? ab / sqrtf(aa * bb) : 0.0f;
 }
 
-static float
-listed_similarity(const PzServing *s, const float *nbr_score, const int32 *nbr, int32 a)
-{
-	for (int j = 0; j < s->nn && nbr[j] >= 0; j++)
-		if (nbr[j] == a)
-			return nbr_score[j];
-	return 0.0f;
-}
-
 /* How alike two items are, in [-1, 1]: by the model where it can say. */
 static float
 similarity(const PzServing *s, bool by_category, int32 a, int32 b)
@@ -135,8 +126,8 @@ similarity(const PzServing *s, bool by_category, int32 a, int32 b)
 		(pz_item_flags(s)[a] & pz_item_flags(s)[b] & PZ_ITEM_FACTORS))
 		return cosine(pz_Y(s) + (Size) a * s->k, pz_Y(s) + (Size) b * s->k, s->k);
 	if (!by_category && s->algorithm == PZ_SERVE_ITEMKNN)
-		return Max(listed_similarity(s, pz_nbr_score(s) + (Size) a * s->nn, pz_nbr(s) + (Size) a * s->nn, b),
-				   listed_similarity(s, pz_nbr_score(s) + (Size) b * s->nn, pz_nbr(s) + (Size) b * s->nn, a));
+		return Max(pz_serving_neighbor_similarity(s, a, b),
+				   pz_serving_neighbor_similarity(s, b, a));
 	return cat[a] >= 0 && cat[a] == cat[b] ? 1.0f : 0.0f;
 }
 

@@ -29,7 +29,7 @@ int			pz_history_limit = 500;
 
 /* ---- purpose and model ---------------------------------------------------- */
 
-static void
+static PurposeInfo
 check_purpose(const char *purpose)
 {
 	PurposeInfo info;
@@ -55,6 +55,7 @@ check_purpose(const char *purpose)
 				 errhint("Recommend under a purpose that allows personal data, such as \"recommendation\".")));
 	if (!superuser_arg(userid) && !pz_purpose_granted(userid, purpose))
 		pz_purpose_refuse_ungranted(userid, purpose);
+	return info;
 }
 
 /* The active model of the purpose or its nearest ancestor, cached per version. */
@@ -97,9 +98,12 @@ active_model(const char *purpose)
 }
 
 const PzServing *
-pz_serving_for_purpose(const char *purpose)
+pz_serving_for_purpose(const char *purpose, int *max_tier)
 {
-	check_purpose(purpose);
+	PurposeInfo info = check_purpose(purpose);
+
+	if (max_tier)
+		*max_tier = info.max_tier;
 	return pz_serving_get(active_model(purpose));
 }
 
@@ -206,16 +210,15 @@ fold_in(PzRequest *r)
 }
 
 void
-pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose, int64 subject)
+pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose, int max_tier,
+				   int64 subject)
 {
-	PurposeInfo info = pz_purpose_lookup(purpose);
-
 	memset(r, 0, sizeof(*r));
 	r->purpose = purpose;
 	r->s = s;
 	r->subject = subject;
 	r->consent = subject_consent(purpose, subject);
-	r->tier = r->consent ? Min((int) r->consent->tier, info.max_tier) : TIER_NONE;
+	r->tier = r->consent ? Min((int) r->consent->tier, max_tier) : TIER_NONE;
 	r->personalized = r->tier >= TIER_PERSONALIZATION;
 	if (!r->personalized)
 		return;
@@ -243,19 +246,6 @@ pz_request_uses_model(const PzRequest *r)
 	return false;
 }
 
-/* kNN: the similarity of item to history item h (0 if not a neighbour). */
-static float
-neighbor_similarity(const PzServing *s, int32 from, int32 item)
-{
-	const int32 *nbr = pz_nbr(s) + (Size) from * s->nn;
-	const float *score = pz_nbr_score(s) + (Size) from * s->nn;
-
-	for (int j = 0; j < s->nn && nbr[j] >= 0; j++)
-		if (nbr[j] == item)
-			return score[j];
-	return 0.0f;
-}
-
 float
 pz_request_score(const PzRequest *r, int32 item)
 {
@@ -269,7 +259,7 @@ pz_request_score(const PzRequest *r, int32 item)
 			pz_kernels->dot(pz_Y(s) + (Size) item * s->k, r->u, s->k) : 0.0f;
 	for (int h = 0; h < r->nhistory; h++)
 		if (r->history_item[h] >= 0)
-			sum += neighbor_similarity(s, r->history_item[h], item);
+			sum += pz_serving_neighbor_similarity(s, r->history_item[h], item);
 	return sum;
 }
 
@@ -291,7 +281,7 @@ pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
 	{
 		for (int h = 0; h < r->nhistory; h++)
 			if (r->history_item[h] >= 0)
-				contrib[h] = neighbor_similarity(s, r->history_item[h], item);
+				contrib[h] = pz_serving_neighbor_similarity(s, r->history_item[h], item);
 		return;
 	}
 	if (!(pz_item_flags(s)[item] & PZ_ITEM_FACTORS))

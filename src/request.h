@@ -42,12 +42,15 @@ typedef struct PzRequest
 
 extern int	pz_history_limit;
 
-/* The snapshot serving a purpose, after checking the caller may use it. */
-extern const PzServing *pz_serving_for_purpose(const char *purpose);
+/*
+ * The snapshot serving a purpose, after checking the caller may use it;
+ * max_tier (if not NULL) receives the purpose's tier cap.
+ */
+extern const PzServing *pz_serving_for_purpose(const char *purpose, int *max_tier);
 
-/* Load what a request needs to know about the subject. */
+/* Load what a request needs to know about the subject (max_tier as above). */
 extern void pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose,
-							   int64 subject);
+							   int max_tier, int64 subject);
 
 /* Whether the model itself (not the popularity fallback) can score. */
 extern bool pz_request_uses_model(const PzRequest *r);

@@ -105,5 +105,6 @@ extern PzServing *pz_serving_build(int64 model_id, uint64 catalogue_version,
 extern int32 pz_serving_item_index(const PzServing *s, int64 item_id);
 extern const char *pz_serving_category_name(const PzServing *s, int32 item);
 extern char *pz_serving_item_name(const PzServing *s, int32 item);
+extern float pz_serving_neighbor_similarity(const PzServing *s, int32 from, int32 item);
 
 #endif							/* PERSONALIZE_SERVING_H */

@@ -97,15 +97,35 @@ read_model(int64 model_id, ModelInfo *info)
 						model_id, info->k, info->nn)));
 }
 
-/* Open a cursor over sql with one bigint or text parameter, read in batches. */
-static Portal
-open_cursor(const char *sql, Oid argtype, Datum arg)
+typedef void (*RowFunction) (HeapTuple t, TupleDesc d, void *arg);
+
+/* Call fn for each row of sql (one parameter), read through a cursor in batches. */
+static void
+for_each_row(const char *sql, Oid argtype, Datum param, RowFunction fn, void *arg)
 {
-	Portal		portal = SPI_cursor_open_with_args(NULL, sql, 1, &argtype, &arg, NULL, true, 0);
+	Portal		portal = SPI_cursor_open_with_args(NULL, sql, 1, &argtype, &param, NULL, true, 0);
 
 	if (portal == NULL)
 		elog(ERROR, "personalize: could not open cursor for \"%s\"", sql);
-	return portal;
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+			fn(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, arg);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+/* The catalogue index of the item id in the given column of a row, or -1. */
+static int32
+row_item(const PzServing *s, HeapTuple t, TupleDesc d, int column)
+{
+	bool		isnull;
+
+	return pz_serving_item_index(s, DatumGetInt64(SPI_getbinval(t, d, column, &isnull)));
 }
 
 static int32
@@ -143,11 +163,28 @@ catalogue_grow(Catalogue *c)
 }
 
 static void
+catalogue_row(HeapTuple t, TupleDesc d, void *arg)
+{
+	Catalogue  *c = (Catalogue *) arg;
+	bool		isnull;
+	char	   *category = SPI_getvalue(t, d, 2);
+	char	   *name = SPI_getvalue(t, d, 4);
+
+	catalogue_grow(c);
+	c->ids[c->nitems] = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+	c->category[c->nitems] = category ? category_of(c, category) : -1;
+	c->flags[c->nitems] = DatumGetBool(SPI_getbinval(t, d, 3, &isnull)) ? PZ_ITEM_SPONSORED : 0;
+	c->name_at[c->nitems] = c->names.len;
+	if (name)
+		appendStringInfoString(&c->names, name);
+	c->nitems++;
+}
+
+static void
 read_catalogue(Catalogue *c)
 {
 	HASHCTL		ctl = {.keysize = PZ_CATEGORY_MAX, .entrysize = sizeof(CategoryEntry),
 	.hcxt = CurrentMemoryContext};
-	Portal		portal;
 
 	memset(c, 0, sizeof(*c));
 	c->capacity = 1024;
@@ -160,36 +197,11 @@ read_catalogue(Catalogue *c)
 									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	initStringInfo(&c->names);
 
-	portal = open_cursor("SELECT item_id, category, sponsored, "
-						 "left(coalesce(attributes->>'name', attributes->>'title'), 120) "
-						 "FROM personalize.items WHERE $1 ORDER BY item_id",
-						 BOOLOID, BoolGetDatum(true));
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	d = SPI_tuptable->tupdesc;
-			bool		isnull;
-			char	   *category = SPI_getvalue(t, d, 2);
-			char	   *name = SPI_getvalue(t, d, 4);
-
-			catalogue_grow(c);
-			c->ids[c->nitems] = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-			c->category[c->nitems] = category ? category_of(c, category) : -1;
-			c->flags[c->nitems] = DatumGetBool(SPI_getbinval(t, d, 3, &isnull)) ? PZ_ITEM_SPONSORED : 0;
-			c->name_at[c->nitems] = c->names.len;
-			if (name)
-				appendStringInfoString(&c->names, name);
-			c->nitems++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
+	for_each_row("SELECT item_id, category, sponsored, "
+				 "left(coalesce(attributes->>'name', attributes->>'title'), 120) "
+				 "FROM personalize.items WHERE $1 ORDER BY item_id",
+				 BOOLOID, BoolGetDatum(true), catalogue_row, c);
 	c->name_at[c->nitems] = c->names.len;
-	SPI_cursor_close(portal);
 }
 
 /* ---- layout -------------------------------------------------------------- */
@@ -250,117 +262,99 @@ copy_catalogue(PzServing *s, const Catalogue *c)
  * longer pull subjects' fold-in factors.
  */
 static void
+factor_row(HeapTuple t, TupleDesc d, void *arg)
+{
+	PzServing  *s = (PzServing *) arg;
+	int32		i = row_item(s, t, d, 1);
+	int			k = s->k;
+	bool		isnull;
+	Embedding  *e;
+
+	if (i < 0)
+		return;
+	e = DatumGetEmbeddingP(SPI_getbinval(t, d, 2, &isnull));
+	if (e->dim != k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model " INT64_FORMAT " has factors of %d dimensions for item " INT64_FORMAT ", expected %d",
+						s->model_id, e->dim, pz_item_ids(s)[i], k)));
+	memcpy(PZ_AT(s, off_Y, float *) + (Size) i * k, e->x, sizeof(float) * k);
+	PZ_AT(s, off_Y8_scale, float *)[i] = pz_quantize_i8(e->x, k, PZ_AT(s, off_Y8, int8 *) + (Size) i * k);
+	PZ_AT(s, off_flags, uint8 *)[i] |= PZ_ITEM_FACTORS;
+}
+
+static void
 read_factors(PzServing *s)
 {
-	Portal		portal = open_cursor("SELECT item_id, factors FROM personalize.model_item_factors "
-									 "WHERE model_id = $1 ORDER BY item_id",
-									 INT8OID, Int64GetDatum(s->model_id));
-	float	   *Y = PZ_AT(s, off_Y, float *);
-	int8	   *Y8 = PZ_AT(s, off_Y8, int8 *);
-	float	   *scale = PZ_AT(s, off_Y8_scale, float *);
-	uint8	   *flags = PZ_AT(s, off_flags, uint8 *);
-	int			k = s->k;
+	for_each_row("SELECT item_id, factors FROM personalize.model_item_factors "
+				 "WHERE model_id = $1 ORDER BY item_id",
+				 INT8OID, Int64GetDatum(s->model_id), factor_row, s);
+	pz_als_gram(pz_Y(s), s->nitems, s->k, PZ_AT(s, off_YtY, double *));
+}
 
-	for (;;)
+/* Rows come best first per item; the first nn of each item are kept. */
+typedef struct NeighborReader
+{
+	PzServing  *s;
+	int32		current;
+	int			used;
+} NeighborReader;
+
+static void
+neighbor_row(HeapTuple t, TupleDesc d, void *arg)
+{
+	NeighborReader *nr = (NeighborReader *) arg;
+	PzServing  *s = nr->s;
+	int32		i = row_item(s, t, d, 1);
+	int32		nb = row_item(s, t, d, 2);
+	bool		isnull;
+
+	if (i < 0 || nb < 0)
+		return;
+	if (i != nr->current)
 	{
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-			int32		i = pz_serving_item_index(s, id);
-			Embedding  *e;
-
-			if (i < 0)
-				continue;
-			e = DatumGetEmbeddingP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-			if (e->dim != k)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("model " INT64_FORMAT " has factors of %d dimensions for item " INT64_FORMAT ", expected %d",
-								s->model_id, e->dim, id, k)));
-			memcpy(Y + (Size) i * k, e->x, sizeof(float) * k);
-			scale[i] = pz_quantize_i8(e->x, k, Y8 + (Size) i * k);
-			flags[i] |= PZ_ITEM_FACTORS;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		nr->current = i;
+		nr->used = 0;
 	}
-	SPI_cursor_close(portal);
-	pz_als_gram(Y, s->nitems, k, PZ_AT(s, off_YtY, double *));
+	if (nr->used < s->nn)
+	{
+		PZ_AT(s, off_nbr, int32 *)[(Size) i * s->nn + nr->used] = nb;
+		PZ_AT(s, off_nbr_score, float *)[(Size) i * s->nn + nr->used] =
+			DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
+		nr->used++;
+	}
 }
 
 static void
 read_neighbors(PzServing *s)
 {
-	Portal		portal = open_cursor("SELECT item_id, neighbor_id, score FROM personalize.model_neighbors "
-									 "WHERE model_id = $1 ORDER BY item_id, score DESC, neighbor_id",
-									 INT8OID, Int64GetDatum(s->model_id));
+	NeighborReader nr = {s, -1, 0};
 	int32	   *nbr = PZ_AT(s, off_nbr, int32 *);
-	float	   *score = PZ_AT(s, off_nbr_score, float *);
-	int32		current = -1;
-	int			used = 0;
 
 	for (Size j = 0; j < (Size) s->nitems * s->nn; j++)
 		nbr[j] = -1;
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	d = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int32		i = pz_serving_item_index(s, DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)));
-			int32		nb = pz_serving_item_index(s, DatumGetInt64(SPI_getbinval(t, d, 2, &isnull)));
+	for_each_row("SELECT item_id, neighbor_id, score FROM personalize.model_neighbors "
+				 "WHERE model_id = $1 ORDER BY item_id, score DESC, neighbor_id",
+				 INT8OID, Int64GetDatum(s->model_id), neighbor_row, &nr);
+}
 
-			if (i < 0 || nb < 0)
-				continue;
-			if (i != current)
-			{
-				current = i;
-				used = 0;
-			}
-			if (used < s->nn)
-			{
-				nbr[(Size) i * s->nn + used] = nb;
-				score[(Size) i * s->nn + used] = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
-				used++;
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+static void
+popularity_row(HeapTuple t, TupleDesc d, void *arg)
+{
+	PzServing  *s = (PzServing *) arg;
+	int32		i = row_item(s, t, d, 1);
+	bool		isnull;
+
+	if (i >= 0)
+		PZ_AT(s, off_popularity, float *)[i] = DatumGetFloat4(SPI_getbinval(t, d, 2, &isnull));
 }
 
 /* Popularity is stored with every model, for fallback and cold start. */
 static void
 read_popularity(PzServing *s)
 {
-	Portal		portal = open_cursor("SELECT item_id, score FROM personalize.model_popularity "
-									 "WHERE model_id = $1",
-									 INT8OID, Int64GetDatum(s->model_id));
-	float	   *pop = PZ_AT(s, off_popularity, float *);
-
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int32		i = pz_serving_item_index(s, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
-
-			if (i >= 0)
-				pop[i] = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+	for_each_row("SELECT item_id, score FROM personalize.model_popularity WHERE model_id = $1",
+				 INT8OID, Int64GetDatum(s->model_id), popularity_row, s);
 }
 
 /* ---- bandit counters ----------------------------------------------------- */
@@ -384,28 +378,31 @@ copy_counters(PzServing *s, const PzServing *from)
 	}
 }
 
+typedef struct CounterReader
+{
+	const PzServing *s;
+	pg_atomic_uint64 *counters;
+	double		scale;
+} CounterReader;
+
+static void
+counter_row(HeapTuple t, TupleDesc d, void *arg)
+{
+	CounterReader *cr = (CounterReader *) arg;
+	int32		i = row_item(cr->s, t, d, 1);
+	bool		isnull;
+	double		v = DatumGetFloat8(SPI_getbinval(t, d, 2, &isnull));
+
+	if (i >= 0 && v > 0)
+		pg_atomic_write_u64(&cr->counters[i], (uint64) (v * cr->scale));
+}
+
 static void
 sum_counters(PzServing *s, const char *sql, pg_atomic_uint64 *counters, double scale)
 {
-	Portal		portal = open_cursor(sql, TEXTOID, CStringGetTextDatum(s->purpose));
+	CounterReader cr = {s, counters, scale};
 
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int32		i = pz_serving_item_index(s, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
-			double		v = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-
-			if (i >= 0 && v > 0)
-				pg_atomic_write_u64(&counters[i], (uint64) (v * scale));
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+	for_each_row(sql, TEXTOID, CStringGetTextDatum(s->purpose), counter_row, &cr);
 }
 
 static void
@@ -485,6 +482,19 @@ pz_serving_category_name(const PzServing *s, int32 item)
 	int32		c = pz_item_category(s)[item];
 
 	return c < 0 ? NULL : PZ_AT(s, off_categories, const char *) + (Size) c * PZ_CATEGORY_MAX;
+}
+
+/* kNN: the stored similarity of item to from (0 if not among its neighbours). */
+float
+pz_serving_neighbor_similarity(const PzServing *s, int32 from, int32 item)
+{
+	const int32 *nbr = pz_nbr(s) + (Size) from * s->nn;
+	const float *score = pz_nbr_score(s) + (Size) from * s->nn;
+
+	for (int j = 0; j < s->nn && nbr[j] >= 0; j++)
+		if (nbr[j] == item)
+			return score[j];
+	return 0.0f;
 }
 
 /* The item's display name, or "item <id>" when the catalogue has none. */
