@@ -15,6 +15,7 @@ OBJS = \
 	src/privileged.o \
 	src/purpose.o \
 	src/visibility.o \
+	src/protected.o \
 	src/guard.o \
 	src/metrics.o \
 	src/matrix.o \
@@ -31,14 +32,20 @@ OBJS = \
 	src/impressions.o \
 	src/explain.o
 
-# The install script is assembled from one file per concern under sql/install/.
+# The install script is assembled from one file per concern under sql/install/;
+# each upgrade script from the files under sql/upgrade/OLD--NEW/.  The install
+# scripts of released versions are kept verbatim in sql/released/, so that
+# `CREATE EXTENSION personalize VERSION 'OLD'` and the update path can be tested.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
-DATA_built = personalize--$(EXTVERSION).sql
+UPGRADE_DIRS = $(sort $(wildcard sql/upgrade/*--*))
+UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,personalize--%.sql,$(UPGRADE_DIRS))
+DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
+DATA = $(wildcard sql/released/personalize--*.sql)
 
 REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout metrics models recommend
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
-EXTRA_CLEAN = personalize--$(EXTVERSION).sql results regression.diffs regression.out
+EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out
 
 # JIT bitcode would add a clang dependency for no measurable gain here.
 override with_llvm = no
@@ -62,6 +69,12 @@ personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
 	{ printf '%s\n' '-- Generated from sql/install/*.sql; edit those files instead.' \
 	    '\echo Use "CREATE EXTENSION personalize" to load this file. \quit'; \
 	  for f in $(INSTALL_PARTS); do printf '\n-- ---- %s\n' "$$f"; cat "$$f"; done; } > $@
+
+.SECONDEXPANSION:
+personalize--%.sql: $$(sort $$(wildcard sql/upgrade/$$*/*.sql)) Makefile
+	{ printf '%s\n' '-- Generated from sql/upgrade/$*/*.sql; edit those files instead.' \
+	    '\echo Use "ALTER EXTENSION personalize UPDATE" to load this file. \quit'; \
+	  for f in $(sort $(wildcard sql/upgrade/$*/*.sql)); do printf '\n-- ---- %s\n' "$$f"; cat "$$f"; done; } > $@
 
 .PHONY: test demo bench
 

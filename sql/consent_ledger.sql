@@ -131,11 +131,11 @@ SELECT grant_purpose('regress_pz_led_app', 'no_such_purpose');
 \echo :LAST_ERROR_SQLSTATE
 SELECT grant_purpose('regress_pz_led_no_such_role', 'recommendation');
 \echo :LAST_ERROR_SQLSTATE
-SELECT create_purpose('no_such_parent.child', 'x', 'enhanced');
+SELECT create_purpose('no_such_parent.child', 'x', 'enhanced', inherit => true);
 \echo :LAST_ERROR_SQLSTATE
 SELECT create_purpose('Bad Name', 'x', 'enhanced');
 \echo :LAST_ERROR_SQLSTATE
-SELECT create_purpose('recommendation', 'again', 'enhanced');
+SELECT create_purpose('recommendation', 'again', 'enhanced', decides_terms => false);
 \echo :LAST_ERROR_SQLSTATE
 INSERT INTO items (item_id) VALUES (401);
 SELECT track(401, 401, 'no_such_category');

@@ -191,16 +191,16 @@ SET personalize.purpose = 'pricing';
 SELECT count(*) FROM interactions;
 SELECT count(*) FROM interactions WHERE subject_id = 105;
 RESET ROLE;
-SELECT create_purpose('pricing.regress_rls', 'Sub-purpose of pricing', 'none', false);
+SELECT create_purpose('pricing.regress_rls', 'Sub-purpose of pricing', 'none', false, inherit => true);
 -- a sub-purpose can narrow its parent, never widen it
-SELECT create_purpose('pricing.regress_rls3', 'Sub-purpose of pricing', 'enhanced', false);
+SELECT create_purpose('pricing.regress_rls3', 'Sub-purpose of pricing', 'enhanced', false, inherit => true);
 SET ROLE regress_pz_rls_pricing;
 SET personalize.purpose = 'pricing.regress_rls';
 SELECT count(*) FROM interactions;
 RESET ROLE;
 \set VERBOSITY terse
 -- and pricing can never be made personal
-SELECT create_purpose('pricing.regress_rls2', 'x', 'enhanced', true);
+SELECT create_purpose('pricing.regress_rls2', 'x', 'enhanced', true, inherit => true);
 \echo :LAST_ERROR_SQLSTATE
 UPDATE purposes SET personal_data_allowed = true WHERE name = 'pricing';
 \echo :LAST_ERROR_SQLSTATE
@@ -215,8 +215,8 @@ INSERT INTO purposes VALUES ('pricing.regress_rls3', 'x', 'enhanced', true);
 --   103 child personalization only                     -> parent 0, child 4
 --   104 marketing personalization, child withdrawn     -> parent 4, child 0
 --                                                 totals parent 13, child 9
-SELECT create_purpose('marketing.regress_rls', 'Child of marketing', 'personalization');
-SELECT create_purpose('marketing_regress_rls', 'Not a child of marketing', 'enhanced');
+SELECT create_purpose('marketing.regress_rls', 'Child of marketing', 'personalization', inherit => true);
+SELECT create_purpose('marketing_regress_rls', 'Not a child of marketing', 'enhanced', decides_terms => false);
 SELECT set_consent(101, 'marketing', 'personalization');
 SELECT set_consent(101, 'marketing.regress_rls', 'functional');
 SELECT set_consent(102, 'marketing', 'enhanced', '{location}');

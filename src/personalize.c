@@ -5,6 +5,7 @@
 #include "personalize.h"
 
 #include "distance.h"
+#include "protected.h"
 #include "purpose.h"
 #include "recommend.h"
 #include "serving.h"
@@ -20,6 +21,7 @@ _PG_init(void)
 	pz_distance_init();
 	pz_purpose_define_guc();
 	pz_visibility_init();
+	pz_protected_init();
 	pz_guard_init();
 	pz_serving_shmem_init();
 	pz_recommend_define_gucs();

@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 
 char	   *pz_purpose = NULL;
 uint64		pz_purpose_version = 0;
@@ -54,19 +55,24 @@ pz_purpose_name_valid(const char *name)
 /*
  * A purpose is as narrow as its narrowest ancestor: the tier cap is the
  * lowest along the chain, and personal data is allowed only if every
- * ancestor allows it.
+ * ancestor allows it and none decides prices or terms.  Whose grants and
+ * consents cover it is a separate, explicit choice (purposes.inherits):
+ * personalize.purpose_chain().
  */
 PurposeInfo
 pz_purpose_lookup(const char *purpose)
 {
-	PurposeInfo info = {false, TIER_NONE, false};
+	PurposeInfo info;
 	PzPrivileged ctx;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 
+	memset(&info, 0, sizeof(info));
 	args[0] = CStringGetTextDatum(purpose);
 	pz_privileged_begin(&ctx);
-	if (SPI_execute_with_args("SELECT bool_or(name = $1), min(max_tier)::text, bool_and(personal_data_allowed) "
+	if (SPI_execute_with_args("SELECT bool_or(name = $1), min(max_tier)::text, "
+							  "bool_and(personal_data_allowed), bool_or(decides_terms), "
+							  "personalize.purpose_chain($1) "
 							  "FROM personalize.purposes "
 							  "WHERE name = $1 OR starts_with($1, name || '.')",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -80,18 +86,40 @@ pz_purpose_lookup(const char *purpose)
 
 		if (!isnull && DatumGetBool(known))
 		{
+			Datum		chain = SPI_getbinval(tup, desc, 5, &isnull);
+			Datum	   *names;
+			int			n;
+
 			info.known = true;
 			info.max_tier = consent_tier_from_name(SPI_getvalue(tup, desc, 2), false);
-			info.personal_data_allowed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
+			info.decides_terms = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)) && !isnull;
+			info.personal_data_allowed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) &&
+				!isnull && !info.decides_terms;
+			deconstruct_array(DatumGetArrayTypeP(chain), TEXTOID, -1, false, TYPALIGN_INT,
+							  &names, NULL, &n);
+			for (int i = 0; i < n && i < PZ_PURPOSE_DEPTH; i++)
+				text_to_cstring_buffer(DatumGetTextPP(names[i]), info.chain[info.nchain++],
+									   PZ_PURPOSE_NAME);
 		}
 	}
 	pz_privileged_end(&ctx);
 	return info;
 }
 
+/* The chain as a text[], for queries on consents or grants. */
+Datum
+pz_purpose_chain_array(const PurposeInfo *info)
+{
+	Datum		elems[PZ_PURPOSE_DEPTH];
+
+	for (int i = 0; i < info->nchain; i++)
+		elems[i] = CStringGetTextDatum(info->chain[i]);
+	return PointerGetDatum(construct_array(elems, info->nchain, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /*
- * A grant of "marketing" covers "marketing.email" (at a dot boundary only),
- * for the grantee and every role that has its privileges.
+ * A grant of a purpose covers the sub-purposes that inherit from it, for
+ * the grantee and every role that has its privileges.
  */
 bool
 pz_purpose_granted(Oid userid, const char *purpose)
@@ -105,7 +133,7 @@ pz_purpose_granted(Oid userid, const char *purpose)
 	args[1] = ObjectIdGetDatum(userid);
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT 1 FROM personalize.purpose_grants g "
-							  "WHERE (g.purpose = $1 OR starts_with($1, g.purpose || '.')) "
+							  "WHERE g.purpose = ANY (personalize.purpose_chain($1)) "
 							  "AND pg_has_role($2, g.role, 'USAGE') LIMIT 1",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: purpose grant lookup failed");
@@ -124,6 +152,19 @@ pz_purpose_refuse_ungranted(Oid userid, const char *purpose)
 			 errhint("Declare a purpose granted to this role, or have an administrator run "
 					 "SELECT personalize.grant_purpose('%s', '%s').",
 					 GetUserNameFromId(userid, false), purpose)));
+}
+
+/* One refusal for every path that would use personal data under such a purpose. */
+void
+pz_purpose_refuse_personal_data(const char *purpose, const PurposeInfo *info, const char *action)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("purpose \"%s\" may not %s", purpose, action),
+			 info->decides_terms ?
+			 errdetail("The purpose decides prices or terms: personalized pricing is refused.") :
+			 errdetail("The purpose, or one of its ancestors, is registered with personal_data_allowed = false."),
+			 errhint("Use a purpose that allows personal data, such as \"recommendation\".")));
 }
 
 static bool

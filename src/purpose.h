@@ -7,11 +7,19 @@
 
 #include "postgres.h"
 
+/* Purpose names are at most 64 bytes, so at most 32 dotted levels. */
+#define PZ_PURPOSE_NAME		(64 + 1)
+#define PZ_PURPOSE_DEPTH	32
+
 typedef struct PurposeInfo
 {
 	bool		known;
-	int			max_tier;		/* a ConsentTier */
-	bool		personal_data_allowed;
+	int			max_tier;		/* a ConsentTier: the lowest along the ancestors */
+	bool		personal_data_allowed;	/* by it and every ancestor, none deciding terms */
+	bool		decides_terms;	/* it or an ancestor decides prices or terms */
+	/* whose grants and consents cover it: itself, then inherited-from ancestors */
+	int			nchain;
+	char		chain[PZ_PURPOSE_DEPTH][PZ_PURPOSE_NAME];
 } PurposeInfo;
 
 extern char *pz_purpose;
@@ -22,5 +30,8 @@ extern bool pz_purpose_name_valid(const char *name);
 extern PurposeInfo pz_purpose_lookup(const char *purpose);
 extern bool pz_purpose_granted(Oid userid, const char *purpose);
 extern void pz_purpose_refuse_ungranted(Oid userid, const char *purpose) pg_attribute_noreturn();
+extern void pz_purpose_refuse_personal_data(const char *purpose, const PurposeInfo *info,
+											const char *action) pg_attribute_noreturn();
+extern Datum pz_purpose_chain_array(const PurposeInfo *info);
 
 #endif							/* PERSONALIZE_PURPOSE_H */

@@ -46,19 +46,17 @@ check_purpose(const char *purpose)
 				 errmsg("purpose \"%s\" does not exist", purpose),
 				 errhint("See SELECT name FROM personalize.purposes.")));
 	if (!info.personal_data_allowed)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("purpose \"%s\" may not use personal data, so nothing can be personalized for it", purpose),
-				 errdetail("%s", strncmp(purpose, "pricing", 7) == 0 ?
-						   "Personalized pricing is refused." :
-						   "The purpose is registered with personal_data_allowed = false."),
-				 errhint("Recommend under a purpose that allows personal data, such as \"recommendation\".")));
+		pz_purpose_refuse_personal_data(purpose, &info,
+										"use personal data, so nothing can be personalized for it");
 	if (!superuser_arg(userid) && !pz_purpose_granted(userid, purpose))
 		pz_purpose_refuse_ungranted(userid, purpose);
 	return info;
 }
 
-/* The active model of the purpose or its nearest ancestor, cached per version. */
+/*
+ * The active model of the purpose or of the nearest ancestor it inherits
+ * from, cached per version.
+ */
 static int64
 active_model(const char *purpose)
 {
@@ -78,7 +76,7 @@ active_model(const char *purpose)
 	args[0] = CStringGetTextDatum(purpose);
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT model_id FROM personalize.models WHERE status = 'active' "
-							  "AND (purpose = $1 OR starts_with($1, purpose || '.')) "
+							  "AND purpose = ANY (personalize.purpose_chain($1)) "
 							  "ORDER BY length(purpose) DESC LIMIT 1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: active model lookup failed");
@@ -120,7 +118,7 @@ subject_consent(const char *purpose, int64 subject)
 
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT consent FROM personalize.consents "
-							  "WHERE subject_id = $1 AND (purpose = $2 OR starts_with($2, purpose || '.')) "
+							  "WHERE subject_id = $1 AND purpose = ANY (personalize.purpose_chain($2)) "
 							  "ORDER BY length(purpose) DESC LIMIT 1",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: consent lookup failed");

@@ -10,11 +10,14 @@
  * unpinned when a newer snapshot for the same purpose replaces it, and its
  * memory goes when the last backend still using it detaches.
  *
- * Two counters say when snapshots go stale: the catalogue version, bumped
- * when a transaction that changed personalize.items commits, and the
- * models version, bumped likewise for personalize.models (activations).
- * They are bumped after the commit is visible, so whoever reads a new value
- * and then takes a fresh snapshot sees the change.
+ * Two counters per database say when snapshots go stale: the catalogue
+ * version, bumped when a transaction that changed personalize.items
+ * commits, and the models version, bumped likewise for personalize.models
+ * (activations).  They are bumped after the commit is visible, so whoever
+ * reads a new value and then takes a fresh snapshot sees the change.  The
+ * counters are indexed by database OID modulo VERSION_BUCKETS: two
+ * databases share them only when their OIDs collide, which costs a rebuild,
+ * never a stale answer.
  */
 #include "postgres.h"
 
@@ -23,6 +26,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "personalize.h"
+#include "privileged.h"
 #include "serving.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
@@ -33,6 +37,14 @@
 #include "utils/rel.h"
 
 #define SERVING_SLOTS		16
+#define VERSION_BUCKETS		256
+
+/*
+ * Snapshot builds are serialized per database on an advisory lock whose
+ * last field no SQL function uses (pg_advisory_lock() uses 1 and 2), so no
+ * role can take it to stall recommend().
+ */
+#define BUILD_LOCK_FIELD4	0x707A
 
 typedef struct ServingSlot
 {
@@ -50,8 +62,8 @@ typedef struct ServingSlot
 typedef struct ServingControl
 {
 	LWLock	   *lock;
-	pg_atomic_uint64 catalogue_version;
-	pg_atomic_uint64 models_version;
+	pg_atomic_uint64 catalogue_version[VERSION_BUCKETS];
+	pg_atomic_uint64 models_version[VERSION_BUCKETS];
 	uint64		registrations;
 	ServingSlot slots[SERVING_SLOTS];
 } ServingControl;
@@ -96,8 +108,11 @@ serving_shmem_startup(void)
 	{
 		memset(control, 0, sizeof(ServingControl));
 		control->lock = &(GetNamedLWLockTranche("personalize"))->lock;
-		pg_atomic_init_u64(&control->catalogue_version, 1);
-		pg_atomic_init_u64(&control->models_version, 1);
+		for (int i = 0; i < VERSION_BUCKETS; i++)
+		{
+			pg_atomic_init_u64(&control->catalogue_version[i], 1);
+			pg_atomic_init_u64(&control->models_version[i], 1);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -109,9 +124,9 @@ serving_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 			if (control && catalogue_changed)
-				pg_atomic_fetch_add_u64(&control->catalogue_version, 1);
+				pg_atomic_fetch_add_u64(&control->catalogue_version[MyDatabaseId % VERSION_BUCKETS], 1);
 			if (control && models_changed)
-				pg_atomic_fetch_add_u64(&control->models_version, 1);
+				pg_atomic_fetch_add_u64(&control->models_version[MyDatabaseId % VERSION_BUCKETS], 1);
 			catalogue_changed = models_changed = false;
 			break;
 		case XACT_EVENT_ABORT:
@@ -164,32 +179,45 @@ uint64
 pz_catalogue_version(void)
 {
 	require_shared_memory();
-	return pg_atomic_read_u64(&control->catalogue_version);
+	return pg_atomic_read_u64(&control->catalogue_version[MyDatabaseId % VERSION_BUCKETS]);
 }
 
 uint64
 pz_models_version(void)
 {
 	require_shared_memory();
-	return pg_atomic_read_u64(&control->models_version);
+	return pg_atomic_read_u64(&control->models_version[MyDatabaseId % VERSION_BUCKETS]);
 }
 
 /*
- * Statement trigger on personalize.items and personalize.models: note the
- * change so that it is published when the transaction commits.
+ * Trigger on personalize.items and personalize.models (statement triggers,
+ * and row triggers for the replication apply worker): note the change so
+ * that it is published when the transaction commits.  Any other table is
+ * refused, so that nobody can make every session rebuild its snapshot from
+ * a trigger on a table of their own.
  */
 PZ_FUNCTION(pz_serving_changed)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("serving_changed() must be called as a trigger")));
-	if (strcmp(RelationGetRelationName(trigdata->tg_relation), "items") == 0)
+	relid = RelationGetRelid(trigdata->tg_relation);
+	if (relid == pz_relation_oid("items"))
 		catalogue_changed = true;
-	else
+	else if (relid == pz_relation_oid("models"))
 		models_changed = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("serving_changed() is a trigger of personalize.items and personalize.models, not of %s",
+						RelationGetRelationName(trigdata->tg_relation))));
+	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+							   trigdata->tg_newtuple : trigdata->tg_trigtuple);
 	return PointerGetDatum(NULL);
 }
 
@@ -386,7 +414,7 @@ build(int64 model_id, uint64 catalogue_version)
 /*
  * The snapshot of a model joined with the current catalogue, attached or
  * built.  Builds are serialized per database with a session-level advisory
- * lock, so concurrent first calls wait for one build instead of each doing
+ * lock (BUILD_LOCK_FIELD4), so concurrent first calls wait for one build instead of each doing
  * their own (the wait is interruptible).
  */
 const PzServing *
@@ -403,7 +431,7 @@ pz_serving_get(int64 model_id)
 	if (s)
 		return s;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0x707A7376, 0, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0x707A7376, 0, BUILD_LOCK_FIELD4);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
 	PG_TRY();
 	{

@@ -31,6 +31,7 @@
 #include "utils/syscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/rel.h"
 
 typedef struct SubjectEntry
 {
@@ -193,26 +194,6 @@ load_categories(void)
 	}
 }
 
-/* The purpose and its ancestors: "a.b.c", "a.b", "a". */
-static Datum
-purpose_chain(const char *purpose)
-{
-	Datum		elems[NAMEDATALEN];
-	int			n = 0;
-	char	   *p = pstrdup(purpose);
-
-	for (;;)
-	{
-		char	   *dot = strrchr(p, '.');
-
-		elems[n++] = CStringGetTextDatum(p);
-		if (dot == NULL || n == NAMEDATALEN)
-			break;
-		*dot = '\0';
-	}
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
 static uint64
 allowed_mask(const Consent *c)
 {
@@ -261,13 +242,13 @@ memoized_mask(MaskMemo *memo, Consent *c)
 
 /* The most specific consent on the purpose chain decides for a subject. */
 static void
-load_subjects(const char *purpose)
+load_subjects(void)
 {
 	Oid			argtypes[1] = {TEXTARRAYOID};
 	Datum		args[1];
 	MaskMemo	memo = {0};
 
-	args[0] = purpose_chain(purpose);
+	args[0] = pz_purpose_chain_array(&cache.info);
 	if (SPI_execute_with_args("SELECT subject_id, consent, length(purpose) "
 							  "FROM personalize.consents WHERE purpose = ANY ($1)",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -365,7 +346,7 @@ load_cache(const char *purpose)
 	load_categories();
 	if (cache.info.known && cache.info.personal_data_allowed)
 	{
-		load_subjects(purpose);
+		load_subjects();
 		densify();
 	}
 	pz_privileged_end(&ctx);
@@ -376,20 +357,6 @@ load_cache(const char *purpose)
 	cache.loaded = (cache.invalidations == invalidations_before);
 	cache.snapshot_scoped = IsInParallelMode();
 	cache.checked_userid = InvalidOid;
-}
-
-static void
-refuse_personal_data(const char *purpose) pg_attribute_noreturn();
-
-static void
-refuse_personal_data(const char *purpose)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("purpose \"%s\" may not read personal data", purpose),
-			 errdetail("Personal data is never used for this purpose%s.",
-					   strncmp(purpose, "pricing", 7) == 0 ? ": personalized pricing is refused" : ""),
-			 errhint("Declare a purpose that allows personal data, such as \"recommendation\".")));
 }
 
 static Verdict
@@ -508,7 +475,7 @@ pz_row_visible(int64 subject, const char *category, int len)
 		case VERDICT_NOT_GRANTED:
 			pz_purpose_refuse_ungranted(userid, purpose);
 		case VERDICT_NO_PERSONAL_DATA:
-			refuse_personal_data(purpose);
+			pz_purpose_refuse_personal_data(purpose, &cache.info, "read personal data");
 	}
 
 	ci = category_index(category, len);
@@ -533,7 +500,7 @@ pz_check_declared_purpose(void)
 	if (cache.verdict == VERDICT_NOT_GRANTED)
 		pz_purpose_refuse_ungranted(userid, purpose);
 	if (cache.verdict == VERDICT_NO_PERSONAL_DATA)
-		refuse_personal_data(purpose);
+		pz_purpose_refuse_personal_data(purpose, &cache.info, "read personal data");
 }
 
 PZ_FUNCTION(pz_row_visible_sql)
@@ -548,23 +515,43 @@ PZ_FUNCTION(pz_row_visible_sql)
 								  VARSIZE_ANY_EXHDR(category)));
 }
 
+/* The tables whose changes every session must see at its next statement. */
+static const char *const registry_tables[] = {
+	"consents", "purposes", "purpose_grants", "signal_categories", "protected_tables"
+};
+
 /*
- * Statement trigger on the registry and consent tables: tell every backend,
- * at commit, to drop its cache.
+ * Trigger on the registry and consent tables (statement triggers, and row
+ * triggers for the replication apply worker): tell every backend, at
+ * commit, to drop its cache.  It refuses any other table, so that nobody
+ * can make every session reload from a trigger on a table of their own.
  */
 PZ_FUNCTION(pz_invalidate_visibility)
 {
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Oid			relid;
+	bool		ours = false;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("invalidate_visibility() must be called as a trigger")));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	for (int i = 0; i < lengthof(registry_tables); i++)
+		ours |= relid == pz_relation_oid(registry_tables[i]);
+	if (!ours)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("invalidate_visibility() is a trigger of personalize's own registry tables, not of %s",
+						RelationGetRelationName(trigdata->tg_relation))));
 	relid = pz_relation_oid("consents");
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);
 	relid = pz_relation_oid("protected_tables");
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);
+	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+							   trigdata->tg_newtuple : trigdata->tg_trigtuple);
 	return PointerGetDatum(NULL);
 }

@@ -40,13 +40,6 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger
 ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only;
 ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only_truncate;
 
--- The role on whose behalf a change is recorded: SET ROLE counts.
-CREATE FUNCTION acting_role() RETURNS name LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
-	            ELSE current_setting('role')::name END
-$$;
-
 CREATE FUNCTION check_categories(names text[]) RETURNS void LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -25,10 +25,10 @@ CREATE INDEX ON interactions (subject_id, occurred_at);
 CREATE INDEX ON interactions (item_id);
 COMMENT ON TABLE interactions IS 'behavioural signals: visible only under a declared purpose the subject consented to for the category';
 
--- Reading is governed by the policy; writing needs an explicit grant:
+-- Reading is governed by the policy, and only roles holding a purpose may
+-- try (grant_purpose() gives them SELECT); writing needs an explicit grant:
 --   GRANT INSERT (subject_id, item_id, category, kind, weight, occurred_at)
 --     ON personalize.interactions TO app;
-GRANT SELECT ON interactions TO PUBLIC;
 
 CREATE FUNCTION track(subject bigint, item bigint, category text, kind text DEFAULT 'view',
                       weight real DEFAULT 1, occurred_at timestamptz DEFAULT now())

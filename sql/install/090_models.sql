@@ -58,6 +58,8 @@ CREATE TABLE model_popularity (
 	PRIMARY KEY (model_id, item_id)
 );
 GRANT SELECT ON model_item_factors, model_neighbors, model_popularity TO PUBLIC;
+SELECT seal_registry_table(t, true)
+  FROM unnest(ARRAY['interaction_kinds', 'models', 'model_item_factors', 'model_neighbors', 'model_popularity']::regclass[]) t;
 
 SELECT pg_catalog.pg_extension_config_dump('interaction_kinds', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('models', '');
@@ -79,8 +81,7 @@ BEGIN
 	PERFORM @extschema@.check_purpose_exists(purpose);
 	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = caller AND rolsuper)
 	   AND NOT EXISTS (SELECT 1 FROM @extschema@.purpose_grants g
-	                    WHERE (g.purpose = require_purpose.purpose
-	                           OR starts_with(require_purpose.purpose, g.purpose || '.'))
+	                    WHERE g.purpose = ANY (@extschema@.purpose_chain(require_purpose.purpose))
 	                      AND pg_has_role(caller, g.role, 'USAGE')) THEN
 		RAISE EXCEPTION 'role "%" may not % for purpose "%"', caller, action, purpose
 			USING ERRCODE = 'insufficient_privilege',
@@ -123,7 +124,7 @@ COMMENT ON FUNCTION subject_factors(bigint, bigint) IS
 -- Activation swaps status in one transaction: a reader sees the old model or
 -- the new one, never both or neither.
 CREATE FUNCTION activate_model(model bigint) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	m @extschema@.models;
 BEGIN
@@ -143,8 +144,9 @@ BEGIN
 		RAISE EXCEPTION 'model % has no stored parameters (pruned?)', model
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
-	-- lock out a concurrent activation for the same purpose
-	PERFORM pg_advisory_xact_lock(hashtext('personalize.activate'), hashtext(m.purpose));
+	-- lock out a concurrent activation for the same purpose (a row lock no
+	-- other role can take: FOR UPDATE needs UPDATE on purposes)
+	PERFORM 1 FROM @extschema@.purposes p WHERE p.name = m.purpose FOR NO KEY UPDATE;
 	UPDATE @extschema@.models SET status = 'retired', retired_at = clock_timestamp(),
 	       status_reason = format('replaced by model %s', model)
 	 WHERE purpose = m.purpose AND status = 'active';
@@ -155,7 +157,7 @@ END $$;
 COMMENT ON FUNCTION activate_model(bigint) IS 'make a model the active one for its purpose (atomically retires the previous)';
 
 CREATE FUNCTION rollback_model(purpose text DEFAULT 'recommendation') RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	previous bigint;
 BEGIN

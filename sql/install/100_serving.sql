@@ -4,13 +4,24 @@
 
 CREATE FUNCTION serving_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'pz_serving_changed' LANGUAGE C;
+REVOKE ALL ON FUNCTION serving_changed() FROM PUBLIC;
+COMMENT ON FUNCTION serving_changed() IS 'trigger on items and models: recommend() rebuilds its snapshot after the change commits';
+-- Statement triggers fire in every session (a sponsored flag must reach
+-- recommend() even under session_replication_role = replica); row triggers,
+-- in replica sessions only, cover the logical replication apply worker,
+-- which fires no statement triggers.
 CREATE TRIGGER serving_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON items
 	FOR EACH STATEMENT EXECUTE FUNCTION serving_changed();
 CREATE TRIGGER serving_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON models
 	FOR EACH STATEMENT EXECUTE FUNCTION serving_changed();
--- a sponsored flag must reach recommend() even under session_replication_role = replica
+CREATE TRIGGER serving_changed_apply BEFORE INSERT OR UPDATE OR DELETE ON items
+	FOR EACH ROW EXECUTE FUNCTION serving_changed();
+CREATE TRIGGER serving_changed_apply BEFORE INSERT OR UPDATE OR DELETE ON models
+	FOR EACH ROW EXECUTE FUNCTION serving_changed();
 ALTER TABLE items ENABLE ALWAYS TRIGGER serving_changed;
 ALTER TABLE models ENABLE ALWAYS TRIGGER serving_changed;
+ALTER TABLE items ENABLE REPLICA TRIGGER serving_changed_apply;
+ALTER TABLE models ENABLE REPLICA TRIGGER serving_changed_apply;
 
 -- Personal data (who was shown what): readable by the extension's owner
 -- only, written by recommend() and feedback().
@@ -89,7 +100,7 @@ BEGIN
 		RAISE EXCEPTION 'invalid feedback kind "%"', kind USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM @extschema@.require_purpose(purpose, 'record feedback');
-	IF NOT (SELECT bool_and(p.personal_data_allowed) FROM @extschema@.purposes p
+	IF NOT (SELECT bool_and(p.personal_data_allowed AND NOT p.decides_terms) FROM @extschema@.purposes p
 	         WHERE p.name = feedback.purpose OR starts_with(feedback.purpose, p.name || '.')) THEN
 		RAISE EXCEPTION 'purpose "%" may not use personal data', purpose
 			USING ERRCODE = 'insufficient_privilege',
@@ -100,7 +111,7 @@ BEGIN
 	END IF;
 	SELECT @extschema@.tier(c.consent) >= 'functional' INTO consented
 	  FROM @extschema@.consents c
-	 WHERE c.subject_id = subject AND (c.purpose = feedback.purpose OR starts_with(feedback.purpose, c.purpose || '.'))
+	 WHERE c.subject_id = subject AND c.purpose = ANY (@extschema@.purpose_chain(feedback.purpose))
 	 ORDER BY length(c.purpose) DESC LIMIT 1;
 	INSERT INTO @extschema@.feedback (subject_id, purpose, item_id, kind, reward)
 	VALUES (CASE WHEN consented THEN subject END, purpose, item, kind, reward);

@@ -43,7 +43,7 @@ SELECT ok(NOT has_function_privilege('public', f, 'EXECUTE'), 'PUBLIC may not ex
 	'personalize.record_consent(bigint, text, text, personalize.consent, text, text)',
 	'personalize.grant_purpose(regrole, text)',
 	'personalize.revoke_purpose(regrole, text)',
-	'personalize.create_purpose(text, text, personalize.consent_tier, boolean)']) f;
+	'personalize.create_purpose(text, text, personalize.consent_tier, boolean, boolean, boolean)']) f;
 
 -- ---- table privileges of PUBLIC
 SELECT ok(NOT has_table_privilege('public', t, 'SELECT'), 'PUBLIC may not read ' || t)

@@ -1,0 +1,4 @@
+-- 0.1.0 -> 0.2.0: consent side channels closed (see README, "What the
+-- guarantees cover").  Every change below mirrors sql/install/; a test
+-- (test/t/006_upgrade.pl) checks that an updated database has the same
+-- catalogue as a fresh install.
