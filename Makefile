@@ -17,6 +17,7 @@ OBJS = \
 	src/visibility.o \
 	src/protected.o \
 	src/guard.o \
+	src/estimates.o \
 	src/metrics.o \
 	src/matrix.o \
 	src/train_als.o \

@@ -132,7 +132,7 @@ SELECT s, item_id, 'browsing_history', CASE WHEN random() < 0.1 THEN 'purchase' 
 SELECT train('popularity') AS popularity_model \gset
 SELECT train('als', factors => 16, iterations => 10) AS als_model \gset
 \timing off
-SELECT model_id, algorithm, status, subjects_included, subjects_excluded,
+SELECT model_id, algorithm, status, subjects_included, subjects_left_out,
        round(ndcg_at_k::numeric, 3) AS ndcg_at_10, round(coverage::numeric, 3) AS coverage,
        round(gini::numeric, 3) AS gini_of_exposure
   FROM model_cards ORDER BY model_id;

@@ -20,8 +20,8 @@ SELECT count(*) AS consented_rows FROM interactions WHERE subject_id <= 26;
 
 -- popularity: the first model becomes active
 SELECT train('popularity', seed => 1) AS pop \gset
-SELECT status, algorithm, data->>'subjects_included' AS included, data->>'subjects_excluded' AS excluded,
-       data->'subjects_excluded_by_reason' AS reasons, data->>'rows_used' AS rows_used,
+SELECT status, algorithm, data->>'subjects_included' AS included,
+       data->'subjects_left_out' AS left_out, data->>'rows_used' AS rows_used,
        data->'categories_used' AS categories
   FROM models WHERE model_id = :pop;
 SELECT (metrics->>'ndcg_at_k')::float8 BETWEEN 0 AND 1 AS ndcg_in_range,
@@ -78,7 +78,7 @@ SELECT (SELECT item_id FROM model_item_factors f WHERE f.model_id = :als
 -- the next version contains nothing of the withdrawn subject
 SELECT train('popularity', seed => 1, activate => 'never') AS pop2 \gset
 SELECT (data->>'subjects_included')::int AS included_after_withdrawal,
-       data->'subjects_excluded_by_reason'->>'withdrawn' AS withdrawn
+       data->'subjects_left_out'->>'withdrawn' AS withdrawn_rounded_down
   FROM models WHERE model_id = :pop2;
 
 -- a category without justification is not used, and the model says so

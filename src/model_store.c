@@ -23,12 +23,19 @@
 #include "utils/syscache.h"
 
 static void
-spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+spi_exec_nulls(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
+			   int expected)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0);
 
 	if (rc != expected)
 		elog(ERROR, "personalize: %s failed: %s", sql, SPI_result_code_string(rc));
+}
+
+static void
+spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+{
+	spi_exec_nulls(sql, nargs, argtypes, args, NULL, expected);
 }
 
 int64
@@ -222,12 +229,23 @@ metrics_json(const Metrics *r, const TrainParams *p)
  * of excluded subjects come from the consents (no personal data beyond
  * counts ends up on the card).
  */
+/*
+ * What a card says about the data comes from the rows the model was trained
+ * on, which are visible under its purpose, with one exception: how many
+ * subjects were left out, which only the consent records can tell.  Those
+ * counts are rounded down to a multiple of ten, so that one person's
+ * withdrawal does not show as a change of one between two cards, and they
+ * never count the subjects who have rows but no consent (that would read
+ * rows the purpose may not see).  The time range is given in whole days.
+ */
 static Datum
 data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
 			  Datum categories_used, const char *skipped_json)
 {
-	Oid			argtypes[7] = {TEXTOID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTARRAYOID, JSONBOID};
-	Datum		args[7];
+	Oid			argtypes[8] = {TEXTOID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, FLOAT8ARRAYOID};
+	Datum		args[8];
+	char		nulls[8] = "        ";
+	Datum		range[2] = {Float8GetDatum(td->first_at), Float8GetDatum(td->last_at)};
 	int32		items_seen = 0;
 	bool		isnull;
 
@@ -240,34 +258,30 @@ data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
 	args[4] = Int32GetDatum(m->nitems);
 	args[5] = categories_used;
 	args[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(skipped_json));
-	spi_exec("WITH chain AS ("
-			 "  SELECT p.name FROM personalize.purposes p"
-			 "   WHERE p.name = $1 OR starts_with($1, p.name || '.')),"
-			 " current AS ("
-			 "  SELECT DISTINCT ON (c.subject_id) c.subject_id, personalize.tier(c.consent) AS tier"
-			 "    FROM personalize.consents c WHERE c.purpose IN (SELECT name FROM chain)"
-			 "   ORDER BY c.subject_id, length(c.purpose) DESC),"
-			 " subjects AS (SELECT DISTINCT subject_id FROM personalize.interactions),"
-			 " reasons AS ("
-			 "  SELECT count(*) FILTER (WHERE cur.subject_id IS NULL) AS no_consent,"
-			 "         count(*) FILTER (WHERE cur.tier = 'none') AS withdrawn,"
-			 "         count(*) AS all_subjects,"
-			 "         (SELECT count(*) FROM personalize.interactions) AS all_rows,"
-			 "         (SELECT min(occurred_at) FROM personalize.interactions) AS first_at,"
-			 "         (SELECT max(occurred_at) FROM personalize.interactions) AS last_at"
-			 "    FROM subjects s LEFT JOIN current cur USING (subject_id))"
-			 "SELECT jsonb_build_object("
-			 "  'rows_used', $2, 'rows_in_table', all_rows,"
-			 "  'subjects_included', $3,"
-			 "  'subjects_excluded', all_subjects - $3,"
-			 "  'subjects_excluded_by_reason', jsonb_build_object("
-			 "     'no_consent', no_consent, 'withdrawn', withdrawn,"
-			 "     'denied_or_uncovered_categories', greatest(all_subjects - $3 - no_consent - withdrawn, 0)),"
-			 "  'items_with_interactions', $4, 'catalogue_items', $5,"
-			 "  'time_range', jsonb_build_array(first_at, last_at),"
-			 "  'categories_used', to_jsonb($6), 'categories_skipped', $7)"
-			 " FROM reasons",
-			 7, argtypes, args, SPI_OK_SELECT);
+	args[7] = PointerGetDatum(construct_array(range, 2, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (td->ntriples == 0)
+		nulls[7] = 'n';
+	spi_exec_nulls("WITH current AS ("
+				   "  SELECT DISTINCT ON (c.subject_id) personalize.tier(c.consent) AS tier"
+				   "    FROM personalize.consents c WHERE c.purpose = ANY (personalize.purpose_chain($1))"
+				   "   ORDER BY c.subject_id, length(c.purpose) DESC),"
+				   " left_out AS ("
+				   "  SELECT floor(count(*) FILTER (WHERE tier = 'none') / 10.0) * 10 AS withdrawn,"
+				   "         floor(count(*) FILTER (WHERE tier = 'functional') / 10.0) * 10 AS below"
+				   "    FROM current)"
+				   "SELECT jsonb_build_object("
+				   "  'rows_used', $2,"
+				   "  'subjects_included', $3,"
+				   "  'subjects_left_out', jsonb_build_object("
+				   "     'withdrawn', withdrawn, 'consent_below_personalization', below,"
+				   "     'total', withdrawn + below,"
+				   "     'counted', 'from consent records only, rounded down to a multiple of 10'),"
+				   "  'items_with_interactions', $4, 'catalogue_items', $5,"
+				   "  'time_range', (SELECT jsonb_agg(to_char(to_timestamp(t) AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"
+				   "                   FROM unnest($8) t),"
+				   "  'categories_used', to_jsonb($6), 'categories_skipped', $7)"
+				   " FROM left_out",
+				   8, argtypes, args, nulls, SPI_OK_SELECT);
 	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 					 false, -1);
 }

@@ -23,6 +23,7 @@ _PG_init(void)
 	pz_visibility_init();
 	pz_protected_init();
 	pz_guard_init();
+	pz_estimates_init();
 	pz_serving_shmem_init();
 	pz_recommend_define_gucs();
 }

@@ -92,11 +92,26 @@ load_tables(void)
 bool
 pz_protected_ready(void)
 {
+	static bool loading = false;
+
 	if (tables_valid)
 		return true;
-	if (!pz_extension_installed())
+	/* the query that loads the list is planned and run like any other */
+	if (loading)
 		return false;
-	load_tables();
+	/* two syscache probes; also false while CREATE EXTENSION has not made it yet */
+	if (!OidIsValid(pz_relation_oid("protected_tables")))
+		return false;
+	loading = true;
+	PG_TRY();
+	{
+		load_tables();
+	}
+	PG_FINALLY();
+	{
+		loading = false;
+	}
+	PG_END_TRY();
 	return true;
 }
 
@@ -109,6 +124,25 @@ find_table(Oid relid)
 		if (tables[i].relid == relid)
 			return &tables[i];
 	return NULL;
+}
+
+/* The protected tables (the list must be ready); valid until the next query. */
+const Oid *
+pz_protected_relids(int *n)
+{
+	static Oid *relids = NULL;
+	static int	size = 0;
+
+	if (size < ntables)
+	{
+		relids = relids ? repalloc(relids, sizeof(Oid) * ntables)
+			: MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * ntables);
+		size = ntables;
+	}
+	for (int i = 0; i < ntables; i++)
+		relids[i] = tables[i].relid;
+	*n = ntables;
+	return relids;
 }
 
 bool

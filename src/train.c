@@ -200,6 +200,26 @@ load_catalogue(TrainData *td)
 }
 
 /*
+ * Ages count back from the newest row used, not from the newest row in the
+ * table: that one may be hidden, and the popularity scores a model
+ * publishes would give its time away.
+ */
+static void
+ages_from_times(TrainData *td)
+{
+	td->first_at = td->last_at = 0;
+	for (int64 i = 0; i < td->ntriples; i++)
+	{
+		if (i == 0 || td->age_days[i] < td->first_at)
+			td->first_at = td->age_days[i];
+		if (i == 0 || td->age_days[i] > td->last_at)
+			td->last_at = td->age_days[i];
+	}
+	for (int64 i = 0; i < td->ntriples; i++)
+		td->age_days[i] = (td->last_at - td->age_days[i]) / 86400.0;
+}
+
+/*
  * Stream the visible interactions through a cursor: 1M rows would be too
  * big to materialize as tuples.  The declared purpose is the model's for
  * the duration, so row_visible() applies that purpose's consents.
@@ -218,7 +238,7 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 							 GUC_ACTION_SAVE, true, 0, false);
 	plan = SPI_prepare("SELECT i.subject_id, i.item_id, "
 					   "(i.weight * coalesce(k.weight, 1))::real, "
-					   "extract(epoch FROM (SELECT max(occurred_at) FROM personalize.interactions) - i.occurred_at) / 86400, "
+					   "date_part('epoch', i.occurred_at), "
 					   "k.kind IS NULL "
 					   "FROM personalize.interactions i "
 					   "LEFT JOIN personalize.interaction_kinds k ON k.kind = i.kind "
@@ -249,13 +269,12 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 			TupleDesc	d = SPI_tuptable->tupdesc;
 			bool		isnull;
 			PzTriple   *tr = &td->triples[td->ntriples];
-			Datum		age;
 
 			tr->subject_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 			tr->item_id = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
 			tr->value = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
-			age = SPI_getbinval(t, d, 4, &isnull);
-			td->age_days[td->ntriples] = isnull ? 0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, age));
+			/* the time for now; made an age once the newest row is known */
+			td->age_days[td->ntriples] = DatumGetFloat8(SPI_getbinval(t, d, 4, &isnull));
 			if (DatumGetBool(SPI_getbinval(t, d, 5, &isnull)))
 				td->unknown_kinds++;
 			td->ntriples++;
@@ -265,6 +284,7 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 	}
 	SPI_cursor_close(portal);
 	AtEOXact_GUC(true, nest);
+	ages_from_times(td);
 }
 
 /* ---- hold-out split -------------------------------------------------------- */

@@ -37,7 +37,9 @@ typedef struct TrainData
 {
 	PzTriple   *triples;
 	int64		ntriples;
-	double	   *age_days;		/* [ntriples] */
+	double	   *age_days;		/* [ntriples], before the newest row used */
+	double		first_at;		/* epoch seconds of the oldest and newest rows used */
+	double		last_at;
 	int64		unknown_kinds;
 	int64	   *item_ids;		/* the catalogue, sorted */
 	char	  **item_category;	/* [nitems], NULL when none */

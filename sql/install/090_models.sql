@@ -219,7 +219,7 @@ COMMENT ON FUNCTION model_card(bigint) IS 'the model card of a model version, as
 CREATE VIEW model_cards AS
 SELECT m.model_id, m.algorithm, m.purpose, m.status, m.created_at,
        (m.data ->> 'subjects_included')::bigint AS subjects_included,
-       (m.data ->> 'subjects_excluded')::bigint AS subjects_excluded,
+       (m.data -> 'subjects_left_out' ->> 'total')::bigint AS subjects_left_out,
        (m.metrics ->> 'ndcg_at_k')::float8 AS ndcg_at_k,
        (m.metrics ->> 'recall_at_k')::float8 AS recall_at_k,
        (m.metrics ->> 'coverage')::float8 AS coverage,
