@@ -45,6 +45,8 @@ BEGIN
 	END IF;
 	RETURN NULL;
 END $$;
+REVOKE ALL ON FUNCTION check_category_limit() FROM PUBLIC;
+COMMENT ON FUNCTION check_category_limit() IS 'trigger: at most 64 signal categories (the consent check keeps one bit per category)';
 CREATE TRIGGER category_limit AFTER INSERT ON signal_categories
 	FOR EACH STATEMENT EXECUTE FUNCTION check_category_limit();
 

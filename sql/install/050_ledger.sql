@@ -32,6 +32,8 @@ BEGIN
 		USING ERRCODE = 'insufficient_privilege',
 		      HINT = 'Record a change with personalize.set_consent() or personalize.withdraw_consent().';
 END $$;
+REVOKE ALL ON FUNCTION refuse_ledger_change() FROM PUBLIC;
+COMMENT ON FUNCTION refuse_ledger_change() IS 'trigger: the consent ledger is append-only';
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON consent_ledger
 	FOR EACH ROW EXECUTE FUNCTION refuse_ledger_change();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger
@@ -92,6 +94,9 @@ BEGIN
 		USING ERRCODE = 'null_value_not_allowed',
 		      HINT = 'Use ''none'' to record that nothing is allowed, or personalize.withdraw_consent().';
 END $$;
+
+REVOKE ALL ON FUNCTION refuse_null_tier() FROM PUBLIC;
+COMMENT ON FUNCTION refuse_null_tier() IS 'set_consent() helper: a NULL tier is an error';
 
 CREATE FUNCTION set_consent(subject bigint, purpose text, tier consent_tier,
                             "grant" text[] DEFAULT '{}', deny text[] DEFAULT '{}',
