@@ -33,7 +33,7 @@ stop_cluster
 log "TAP tests (prove)"
 PERL_LIB=$PGXS_DIR/../test/perl
 if ! run_pg env PG_CONFIG="$PG_CONFIG" PG_REGRESS="$PGXS_DIR/../test/regress/pg_regress" PGHOST= PGPORT= PGUSER= PGDATABASE= \
-	prove -I "$PERL_LIB" -I test/t test/t/*.pl; then
+	PZ_REGRESS_TESTS="$REGRESS" prove -I "$PERL_LIB" -I test/t test/t/*.pl; then
 	failed+=(TAP)
 fi
 

@@ -71,7 +71,7 @@ COMMENT ON FUNCTION column_type(regclass, name) IS 'the type of a column, NULL i
 CREATE FUNCTION row_writable(tbl regclass, subject bigint, category text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'pz_row_writable' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION row_writable(regclass, bigint, text) IS
-	'write check of protected tables: true for a table without unique or exclusion constraints, else row_visible(subject, category)';
+	'write check of protected tables: row_visible(subject, category) when a unique or exclusion constraint could involve the subject (a conflict would reveal a hidden row), else true';
 
 -- Descendants (partitions, inheritance children) of a table, at any depth.
 CREATE FUNCTION descendants(tbl regclass) RETURNS SETOF regclass LANGUAGE sql STABLE
@@ -188,12 +188,32 @@ END $$;
 REVOKE ALL ON FUNCTION protect_one(regclass, name, text, regclass) FROM PUBLIC;
 COMMENT ON FUNCTION protect_one(regclass, name, text, regclass) IS 'protect() for one table (no checks of ownership or ancestry)';
 
+-- Partitions and children created or attached later are protected like
+-- their ancestor, as part of the command that creates or attaches them.
+CREATE FUNCTION protect_descendants() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT d.child, p.relid AS root, p.subject_column, coalesce(p.category_column::text, p.category_constant) AS category
+		  FROM @extschema@.protected_tables p
+		  CROSS JOIN LATERAL @extschema@.descendants(p.relid) AS d(child)
+		 WHERE p.inherited_from IS NULL
+		   AND NOT EXISTS (SELECT 1 FROM @extschema@.protected_tables q WHERE q.relid = d.child)
+		 ORDER BY d.child::oid
+	LOOP
+		PERFORM @extschema@.protect_one(r.child, r.subject_column, r.category, r.root);
+	END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION protect_descendants() FROM PUBLIC;
+COMMENT ON FUNCTION protect_descendants() IS 'protect the partitions and inheritance children of protected tables that are not yet';
+
 -- protect(table, subject => column, category => column or category name):
 -- the table and all its partitions or inheritance children, now and later.
 CREATE FUNCTION protect(tbl regclass, subject name, category text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	child regclass;
 	unprotected_parent regclass;
 	channel text;
 BEGIN
@@ -215,9 +235,7 @@ BEGIN
 			      HINT = 'Protect the parent instead: its partitions and children are protected with it.';
 	END IF;
 	PERFORM @extschema@.protect_one(tbl, subject, category, NULL);
-	FOR child IN SELECT d FROM @extschema@.descendants(tbl) d ORDER BY d::oid LOOP
-		PERFORM @extschema@.protect_one(child, subject, category, tbl);
-	END LOOP;
+	PERFORM @extschema@.protect_descendants();
 	FOREACH channel IN ARRAY @extschema@.open_channels(tbl) LOOP
 		RAISE WARNING 'personal data of % can still be probed through %', tbl, channel
 			USING HINT = 'See the "open_channels" column of personalize.protection_status.';
@@ -226,23 +244,10 @@ END $$;
 COMMENT ON FUNCTION protect(regclass, name, text) IS
 	'filter an application table, its partitions and children by consent: subject => its subject column, category => a text column or a category name';
 
--- Partitions and children created or attached later are protected like
--- their ancestor, as part of the command that creates or attaches them.
 CREATE FUNCTION protect_new_descendants() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	r record;
 BEGIN
-	FOR r IN
-		SELECT d.child, p.relid AS root, p.subject_column, coalesce(p.category_column::text, p.category_constant) AS category
-		  FROM @extschema@.protected_tables p
-		  CROSS JOIN LATERAL @extschema@.descendants(p.relid) AS d(child)
-		 WHERE p.inherited_from IS NULL
-		   AND NOT EXISTS (SELECT 1 FROM @extschema@.protected_tables q WHERE q.relid = d.child)
-		 ORDER BY d.child::oid
-	LOOP
-		PERFORM @extschema@.protect_one(r.child, r.subject_column, r.category, r.root);
-	END LOOP;
+	PERFORM @extschema@.protect_descendants();
 END $$;
 REVOKE ALL ON FUNCTION protect_new_descendants() FROM PUBLIC;
 COMMENT ON FUNCTION protect_new_descendants() IS 'event trigger: protect partitions and inheritance children of protected tables as they are created or attached';
