@@ -2,7 +2,7 @@
 -- without reading them.  Each section tries one class of side channel
 -- several ways, as roles with and without purposes; every attempt must
 -- learn nothing or end in a clear error.  Multi-session channels (other
--- sessions' caches, replication, locks) are in test/t/006_side_channels.pl.
+-- sessions' caches, replication, locks) are in test/t/007_side_channels.pl.
 SET search_path = public, personalize;
 SET client_min_messages = warning;
 \set VERBOSITY terse
