@@ -109,6 +109,15 @@ SELECT grant_purpose('shop_app', 'pricing') \gset
 SET ROLE shop_app;
 SET personalize.purpose = 'pricing';
 SELECT count(*) FROM personalize.interactions;
+\echo '   ... and so is pricing under another name (deciding prices is a property), and counting hidden rows with EXPLAIN ANALYZE:'
+RESET ROLE;
+SELECT create_purpose('yield_management', 'Seat prices per visitor', 'enhanced', decides_terms => true) \gset
+SELECT grant_purpose('shop_app', 'yield_management') \gset
+SET ROLE shop_app;
+SET personalize.purpose = 'yield_management';
+SELECT count(*) FROM personalize.interactions;
+SET personalize.purpose = 'recommendation';
+EXPLAIN (ANALYZE) SELECT * FROM personalize.interactions WHERE subject_id = 1;
 \set ON_ERROR_STOP on
 RESET ROLE;
 \echo '   The append-only ledger, as the DBA sees it:'
