@@ -12,21 +12,23 @@ CREATE ROLE regress_pz_sc_none;          -- granted nothing
 CREATE ROLE regress_pz_sc_readall IN ROLE pg_read_all_data;
 CREATE ROLE regress_pz_sc_writeall IN ROLE pg_write_all_data;
 CREATE ROLE regress_pz_sc_bypass BYPASSRLS;
-SELECT grant_purpose('regress_pz_sc_app', 'recommendation');
-SELECT grant_purpose('regress_pz_sc_bypass', 'recommendation');
+-- a purpose of this test's own, so rows other tests leave behind stay out of its counts
+SELECT create_purpose('regress_sc', 'Side-channel tests', 'enhanced', decides_terms => false);
+SELECT grant_purpose('regress_pz_sc_app', 'regress_sc');
+SELECT grant_purpose('regress_pz_sc_bypass', 'regress_sc');
 CREATE SCHEMA regress_pz_sc;
 GRANT USAGE, CREATE ON SCHEMA regress_pz_sc TO PUBLIC;
 
--- subjects 801 (consented), 802 (never consented, the victim), items 801..810;
--- each subject viewed items 801..805 (browsing_history)
-INSERT INTO items (item_id) SELECT i FROM generate_series(801, 810) i;
-SELECT count(*) FROM (SELECT track(s, i, 'browsing_history', occurred_at => '2024-03-01'::timestamptz + (i - 800) * interval '1 day')
-                        FROM generate_series(801, 802) s, generate_series(801, 805) i ORDER BY s, i) t;
-SELECT set_consent(801, 'recommendation', 'personalization');
+-- subjects 8801 (consented), 8802 (never consented, the victim), items 8801..8810;
+-- each subject viewed items 8801..8805 (browsing_history)
+INSERT INTO items (item_id) SELECT i FROM generate_series(8801, 8810) i;
+SELECT count(*) FROM (SELECT track(s, i, 'browsing_history', occurred_at => '2024-03-01'::timestamptz + (i - 8800) * interval '1 day')
+                        FROM generate_series(8801, 8802) s, generate_series(8801, 8805) i ORDER BY s, i) t;
+SELECT set_consent(8801, 'regress_sc', 'personalization');
 ANALYZE interactions;
 
--- A query that an index narrows to one (subject, item) pair: hidden (802,
--- 803) exists, (802, 809) does not.
+-- A query that an index narrows to one (subject, item) pair: hidden (8802,
+-- 8803) exists, (8802, 8809) does not.
 CREATE FUNCTION regress_pz_sc.probe(subject bigint, item bigint) RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM personalize.interactions i WHERE i.subject_id = subject AND i.item_id = item
 $$;
@@ -34,65 +36,65 @@ $$;
 -- 1. Instrumented execution: refused for every role the policy applies to,
 -- whatever the options, the path or the table.
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
+SET personalize.purpose = 'regress_sc';
 SET enable_seqscan = off;
-EXPLAIN (ANALYZE) SELECT * FROM interactions WHERE subject_id = 802 AND item_id = 803;
+EXPLAIN (ANALYZE) SELECT * FROM interactions WHERE subject_id = 8802 AND item_id = 8803;
 \echo :LAST_ERROR_SQLSTATE
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM interactions WHERE subject_id = 802;
-EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1 FROM interactions WHERE subject_id = 802 AND occurred_at > '2024-03-03';
-EXPLAIN (ANALYZE) WITH h AS (SELECT item_id FROM interactions WHERE subject_id = 802) SELECT count(*) FROM h;
-EXPLAIN (ANALYZE) SELECT count(*) FROM items i WHERE EXISTS (SELECT 1 FROM interactions x WHERE x.item_id = i.item_id AND x.subject_id = 802);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM interactions WHERE subject_id = 8802;
+EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1 FROM interactions WHERE subject_id = 8802 AND occurred_at > '2024-03-03';
+EXPLAIN (ANALYZE) WITH h AS (SELECT item_id FROM interactions WHERE subject_id = 8802) SELECT count(*) FROM h;
+EXPLAIN (ANALYZE) SELECT count(*) FROM items i WHERE EXISTS (SELECT 1 FROM interactions x WHERE x.item_id = i.item_id AND x.subject_id = 8802);
 PREPARE regress_pz_sc_q(bigint) AS SELECT count(*) FROM interactions WHERE subject_id = $1;
-EXPLAIN (ANALYZE) EXECUTE regress_pz_sc_q(802);
+EXPLAIN (ANALYZE) EXECUTE regress_pz_sc_q(8802);
 DEALLOCATE regress_pz_sc_q;
 -- through SQL run by a function, and through views
 DO $$ DECLARE r record; BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (ANALYZE) SELECT * FROM personalize.interactions WHERE subject_id = 802' LOOP
+	FOR r IN EXECUTE 'EXPLAIN (ANALYZE) SELECT * FROM personalize.interactions WHERE subject_id = 8802' LOOP
 		RAISE WARNING '%', r;
 	END LOOP;
 END $$;
 CREATE VIEW regress_pz_sc.v AS SELECT subject_id, item_id FROM personalize.interactions;
 CREATE VIEW regress_pz_sc.v_invoker WITH (security_invoker) AS SELECT subject_id, item_id FROM personalize.interactions;
-EXPLAIN (ANALYZE) SELECT * FROM regress_pz_sc.v WHERE subject_id = 802;
-EXPLAIN (ANALYZE) SELECT * FROM regress_pz_sc.v_invoker WHERE subject_id = 802;
+EXPLAIN (ANALYZE) SELECT * FROM regress_pz_sc.v WHERE subject_id = 8802;
+EXPLAIN (ANALYZE) SELECT * FROM regress_pz_sc.v_invoker WHERE subject_id = 8802;
 -- plain EXPLAIN stays allowed
-EXPLAIN (COSTS OFF) SELECT * FROM interactions WHERE subject_id = 802 AND item_id = 803;
+EXPLAIN (COSTS OFF) SELECT * FROM interactions WHERE subject_id = 8802 AND item_id = 8803;
 -- and so does instrumenting a query that reads no protected table
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM items WHERE item_id > 805;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM items WHERE item_id > 8805;
 RESET ROLE;
 RESET personalize.purpose;
 -- a role holding no purpose may not even try
 SET ROLE regress_pz_sc_none;
 SELECT count(*) FROM interactions;
 \echo :LAST_ERROR_SQLSTATE
-EXPLAIN (ANALYZE) SELECT * FROM interactions WHERE subject_id = 802;
+EXPLAIN (ANALYZE) SELECT * FROM interactions WHERE subject_id = 8802;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 -- pg_read_all_data has SELECT on everything but does not bypass the policy
 SET ROLE regress_pz_sc_readall;
 SELECT count(*) FROM interactions;                 -- no purpose: nothing
-EXPLAIN (ANALYZE) SELECT * FROM interactions WHERE subject_id = 802;
+EXPLAIN (ANALYZE) SELECT * FROM interactions WHERE subject_id = 8802;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 -- roles the policy does not apply to may instrument
 SET ROLE regress_pz_sc_bypass;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM interactions WHERE subject_id = 802 AND item_id = 803;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM interactions WHERE subject_id = 8802 AND item_id = 8803;
 RESET ROLE;
 -- auto_explain with log_analyze instruments every query: refused as well
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
 SET auto_explain.log_analyze = on;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
-SELECT count(*) FROM interactions WHERE subject_id = 802 AND item_id = 803;
+SET personalize.purpose = 'regress_sc';
+SELECT count(*) FROM interactions WHERE subject_id = 8802 AND item_id = 8803;
 \echo :LAST_ERROR_SQLSTATE
-SELECT regress_pz_sc.probe(802, 803);
+SELECT regress_pz_sc.probe(8802, 8803);
 RESET ROLE;
 RESET personalize.purpose;
 SET auto_explain.log_analyze = off;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
-SELECT count(*) FROM interactions WHERE subject_id = 801;     -- 5: plain logging is fine
+SET personalize.purpose = 'regress_sc';
+SELECT count(*) FROM interactions WHERE subject_id = 8801;     -- 5: plain logging is fine
 RESET ROLE;
 RESET personalize.purpose;
 RESET auto_explain.log_min_duration;
@@ -109,15 +111,15 @@ BEGIN
 	RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
 END $$;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
-SELECT regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 802')
-     = regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 999802') AS same_estimate,
+SET personalize.purpose = 'regress_sc';
+SELECT regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 8802')
+     = regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 9999802') AS same_estimate,
        regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE occurred_at < ''2024-03-03''')
      = regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE occurred_at < ''2000-01-01''') AS same_range_estimate;
 RESET ROLE;
 RESET personalize.purpose;
-SELECT regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 802')
-     = regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 999802') AS superuser_same_estimate;
+SELECT regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 8802')
+     = regress_pz_sc.estimate('SELECT * FROM personalize.interactions WHERE subject_id = 9999802') AS superuser_same_estimate;
 -- pg_stats shows nothing of the table to such roles either (PostgreSQL's own rule)
 SET ROLE regress_pz_sc_app;
 SELECT count(*) FROM pg_stats WHERE schemaname = 'personalize' AND tablename = 'interactions';
@@ -139,21 +141,21 @@ CREATE FUNCTION pg_temp.record_counters(n int) RETURNS void LANGUAGE sql AS $$
 	 WHERE t.relid = 'personalize.interactions'::regclass
 $$;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
+SET personalize.purpose = 'regress_sc';
 SET enable_seqscan = off;
 BEGIN;
 SELECT pg_stat_get_xact_tuples_fetched('personalize.interactions'::regclass) AS before;
-SELECT regress_pz_sc.probe(802, 803) AS hidden_pair, regress_pz_sc.probe(802, 809) AS absent_pair;
-SELECT count(*) FROM interactions WHERE subject_id = 802 AND item_id = 803;
+SELECT regress_pz_sc.probe(8802, 8803) AS hidden_pair, regress_pz_sc.probe(8802, 8809) AS absent_pair;
+SELECT count(*) FROM interactions WHERE subject_id = 8802 AND item_id = 8803;
 SELECT pg_stat_get_xact_tuples_fetched('personalize.interactions'::regclass) AS after_probes,
        pg_stat_get_xact_tuples_returned('personalize.interactions'::regclass) AS returned,
        pg_stat_get_xact_numscans('personalize.interactions'::regclass) AS scans;
 -- within the probing statement itself
-SELECT (SELECT count(*) FROM interactions WHERE subject_id = 802 AND item_id = 804) AS hidden,
+SELECT (SELECT count(*) FROM interactions WHERE subject_id = 8802 AND item_id = 8804) AS hidden,
        pg_stat_get_xact_tuples_fetched('personalize.interactions'::regclass) AS fetched_meanwhile;
 COMMIT;
 SET enable_seqscan = on;
-SELECT count(*) FROM interactions;                 -- a full scan: 5 rows of 801
+SELECT count(*) FROM interactions;                 -- a full scan: 5 rows of 8801
 RESET enable_seqscan;
 RESET ROLE;
 RESET personalize.purpose;
@@ -162,16 +164,61 @@ SELECT pg_temp.record_counters(1);
 SELECT pg_stat_force_next_flush();
 -- a superuser's scans are counted as usual
 SET enable_seqscan = off;
-SELECT count(*) FROM interactions WHERE subject_id = 802;
+SELECT count(*) FROM interactions WHERE subject_id = 8802;
 RESET enable_seqscan;
-SELECT count(*) FROM interactions;
+SELECT count(*) FROM interactions WHERE subject_id IN (8801, 8802);
 SELECT pg_stat_force_next_flush();
 SELECT pg_temp.record_counters(2);
 SELECT a.seq_tup_read - b.seq_tup_read AS app_seq_tup_read, a.idx_tup_fetch - b.idx_tup_fetch AS app_idx_tup_fetch,
        a.idx_scan - b.idx_scan AS app_idx_scan, a.heap_blks - b.heap_blks AS app_heap_blks,
        a.idx_tup_read - b.idx_tup_read AS app_idx_tup_read,
-       c.idx_tup_fetch - a.idx_tup_fetch AS superuser_idx_tup_fetch, c.seq_tup_read - a.seq_tup_read AS superuser_seq_tup_read
+       c.idx_tup_fetch - a.idx_tup_fetch AS superuser_idx_tup_fetch, c.seq_tup_read > a.seq_tup_read AS superuser_seq_counted
   FROM counters b, counters a, counters c WHERE b.n = 0 AND a.n = 1 AND c.n = 2;
+
+-- Parallel workers count in their own processes, and report when they
+-- exit: the app's parallel scans must not show up either.  Poll (bounded)
+-- until a superuser's parallel scan that follows them has been reported.
+CREATE FUNCTION pg_temp.seq_tup_read() RETURNS bigint LANGUAGE sql AS $$
+	SELECT seq_tup_read FROM pg_stat_user_tables WHERE relid = 'personalize.interactions'::regclass
+$$;
+SELECT count(*) AS table_rows FROM interactions \gset
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.seq_tup_read() AS base \gset
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SET ROLE regress_pz_sc_app;
+SET personalize.purpose = 'regress_sc';
+SELECT count(*) FROM interactions;
+SELECT count(*) FROM interactions WHERE subject_id = 8802;
+RESET ROLE;
+RESET personalize.purpose;
+SELECT count(*) FROM interactions WHERE subject_id IN (8801, 8802);   -- a scan of the table, counted
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+SELECT pg_stat_force_next_flush();
+SELECT set_config('regress_pz_sc.until', (:base + :table_rows)::text, false) IS NOT NULL AS polling;
+DO $$
+BEGIN
+	-- poll: at most 10 s for the workers' reports to arrive
+	FOR i IN 1 .. 200 LOOP
+		PERFORM pg_stat_force_next_flush();
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN pg_temp.seq_tup_read() >= current_setting('regress_pz_sc.until')::bigint;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+-- three sequential scans ran; one, the superuser's, is counted
+SELECT (pg_temp.seq_tup_read() - :base) / :table_rows AS scans_counted;
 
 -- 4. Partitions and inheritance children of a protected table are
 -- protected with it, including those created or attached later.
@@ -181,7 +228,7 @@ CREATE TABLE regress_pz_sc.events_2024 PARTITION OF regress_pz_sc.events
 	FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY LIST (what);
 CREATE TABLE regress_pz_sc.events_2024_view PARTITION OF regress_pz_sc.events_2024 FOR VALUES IN ('view');
 CREATE TABLE regress_pz_sc.events_2024_other PARTITION OF regress_pz_sc.events_2024 DEFAULT;
-INSERT INTO regress_pz_sc.events VALUES (801, '2024-05-01', 'view'), (802, '2024-05-01', 'view'), (802, '2024-06-01', 'buy');
+INSERT INTO regress_pz_sc.events VALUES (8801, '2024-05-01', 'view'), (8802, '2024-05-01', 'view'), (8802, '2024-06-01', 'buy');
 GRANT SELECT, INSERT ON regress_pz_sc.events, regress_pz_sc.events_2024, regress_pz_sc.events_2024_view,
 	regress_pz_sc.events_2024_other TO regress_pz_sc_app;
 -- a partition cannot be protected on its own: reading the parent would bypass it
@@ -191,14 +238,14 @@ SELECT protect('regress_pz_sc.events', 'user_id', 'browsing_history');
 -- partitions created and attached later
 CREATE TABLE regress_pz_sc.events_2025 PARTITION OF regress_pz_sc.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE regress_pz_sc.events_2023 (user_id bigint NOT NULL, day date NOT NULL, what text);
-INSERT INTO regress_pz_sc.events_2023 VALUES (802, '2023-02-01', 'view');
+INSERT INTO regress_pz_sc.events_2023 VALUES (8802, '2023-02-01', 'view');
 ALTER TABLE regress_pz_sc.events ATTACH PARTITION regress_pz_sc.events_2023 FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
-INSERT INTO regress_pz_sc.events VALUES (802, '2025-02-01', 'view');
+INSERT INTO regress_pz_sc.events VALUES (8802, '2025-02-01', 'view');
 GRANT SELECT ON regress_pz_sc.events_2025, regress_pz_sc.events_2023 TO regress_pz_sc_app;
 SELECT table_name, inherited_from, rls_enabled, rls_forced, policy_present, unprotected_descendants
   FROM protection_status WHERE table_name::text LIKE 'regress_pz_sc.events%' ORDER BY table_name::text COLLATE "C";
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
+SET personalize.purpose = 'regress_sc';
 SELECT 'events' AS t, count(*) FROM regress_pz_sc.events
 UNION ALL SELECT 'only events', count(*) FROM ONLY regress_pz_sc.events
 UNION ALL SELECT 'events_2024', count(*) FROM regress_pz_sc.events_2024
@@ -206,7 +253,7 @@ UNION ALL SELECT 'events_2024_view', count(*) FROM regress_pz_sc.events_2024_vie
 UNION ALL SELECT 'events_2024_other', count(*) FROM regress_pz_sc.events_2024_other
 UNION ALL SELECT 'events_2025', count(*) FROM regress_pz_sc.events_2025
 UNION ALL SELECT 'events_2023', count(*) FROM regress_pz_sc.events_2023;
-SELECT count(*) FROM regress_pz_sc.events_2024_view WHERE user_id = 802;    -- 0
+SELECT count(*) FROM regress_pz_sc.events_2024_view WHERE user_id = 8802;    -- 0
 EXPLAIN (ANALYZE) SELECT * FROM regress_pz_sc.events_2023;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
@@ -214,7 +261,7 @@ RESET personalize.purpose;
 -- a detached partition stays protected
 ALTER TABLE regress_pz_sc.events DETACH PARTITION regress_pz_sc.events_2023;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
+SET personalize.purpose = 'regress_sc';
 SELECT count(*) FROM regress_pz_sc.events_2023;
 RESET ROLE;
 RESET personalize.purpose;
@@ -231,16 +278,16 @@ SELECT to_regclass('regress_pz_sc.events_2026') AS not_created;
 -- inheritance: children now and later
 CREATE TABLE regress_pz_sc.notes (subject bigint, body text);
 CREATE TABLE regress_pz_sc.notes_old () INHERITS (regress_pz_sc.notes);
-INSERT INTO regress_pz_sc.notes_old VALUES (802, 'old');
+INSERT INTO regress_pz_sc.notes_old VALUES (8802, 'old');
 SELECT protect('regress_pz_sc.notes', 'subject', 'preferences');
 CREATE TABLE regress_pz_sc.notes_new (extra int) INHERITS (regress_pz_sc.notes);
 CREATE TABLE regress_pz_sc.notes_adopted (subject bigint, body text);
-INSERT INTO regress_pz_sc.notes_new VALUES (802, 'new', 1), (801, 'mine', 2);
-INSERT INTO regress_pz_sc.notes_adopted VALUES (802, 'adopted');
+INSERT INTO regress_pz_sc.notes_new VALUES (8802, 'new', 1), (8801, 'mine', 2);
+INSERT INTO regress_pz_sc.notes_adopted VALUES (8802, 'adopted');
 ALTER TABLE regress_pz_sc.notes_adopted INHERIT regress_pz_sc.notes;
 GRANT SELECT ON regress_pz_sc.notes, regress_pz_sc.notes_old, regress_pz_sc.notes_new, regress_pz_sc.notes_adopted TO regress_pz_sc_app;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
+SET personalize.purpose = 'regress_sc';
 SELECT 'notes' AS t, count(*) FROM regress_pz_sc.notes
 UNION ALL SELECT 'notes_old', count(*) FROM regress_pz_sc.notes_old
 UNION ALL SELECT 'notes_new', count(*) FROM regress_pz_sc.notes_new
@@ -257,24 +304,24 @@ SELECT count(*) AS listed FROM protected_tables WHERE relid::text LIKE 'regress_
 -- must stay on rows the writer can see, so probing a hidden subject's key
 -- is refused the same way whether the row exists or not.
 CREATE TABLE regress_pz_sc.likes (customer_id bigint, product_id bigint, UNIQUE (customer_id, product_id));
-INSERT INTO regress_pz_sc.likes VALUES (801, 1), (802, 1);
+INSERT INTO regress_pz_sc.likes VALUES (8801, 1), (8802, 1);
 GRANT SELECT, INSERT, UPDATE ON regress_pz_sc.likes TO regress_pz_sc_app;
 SELECT protect('regress_pz_sc.likes', 'customer_id', 'preferences');
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
-INSERT INTO regress_pz_sc.likes VALUES (802, 1) ON CONFLICT DO NOTHING;       -- exists, hidden
+SET personalize.purpose = 'regress_sc';
+INSERT INTO regress_pz_sc.likes VALUES (8802, 1) ON CONFLICT DO NOTHING;       -- exists, hidden
 \echo :LAST_ERROR_SQLSTATE
-INSERT INTO regress_pz_sc.likes VALUES (802, 2) ON CONFLICT DO NOTHING;       -- does not exist
+INSERT INTO regress_pz_sc.likes VALUES (8802, 2) ON CONFLICT DO NOTHING;       -- does not exist
 \echo :LAST_ERROR_SQLSTATE
-INSERT INTO regress_pz_sc.likes VALUES (802, 1);
-INSERT INTO regress_pz_sc.likes VALUES (802, 2);
-INSERT INTO regress_pz_sc.likes VALUES (802, 1) ON CONFLICT (customer_id, product_id) DO UPDATE SET product_id = 3;
-INSERT INTO regress_pz_sc.likes VALUES (802, 2) ON CONFLICT (customer_id, product_id) DO UPDATE SET product_id = 3;
+INSERT INTO regress_pz_sc.likes VALUES (8802, 1);
+INSERT INTO regress_pz_sc.likes VALUES (8802, 2);
+INSERT INTO regress_pz_sc.likes VALUES (8802, 1) ON CONFLICT (customer_id, product_id) DO UPDATE SET product_id = 3;
+INSERT INTO regress_pz_sc.likes VALUES (8802, 2) ON CONFLICT (customer_id, product_id) DO UPDATE SET product_id = 3;
 -- nor can a visible row be moved onto the hidden subject
-UPDATE regress_pz_sc.likes SET customer_id = 802 WHERE customer_id = 801;
+UPDATE regress_pz_sc.likes SET customer_id = 8802 WHERE customer_id = 8801;
 -- a visible subject's keys work as usual
-INSERT INTO regress_pz_sc.likes VALUES (801, 1) ON CONFLICT DO NOTHING;
-INSERT INTO regress_pz_sc.likes VALUES (801, 2) ON CONFLICT DO NOTHING;
+INSERT INTO regress_pz_sc.likes VALUES (8801, 1) ON CONFLICT DO NOTHING;
+INSERT INTO regress_pz_sc.likes VALUES (8801, 2) ON CONFLICT DO NOTHING;
 SELECT * FROM regress_pz_sc.likes ORDER BY 1, 2;
 RESET ROLE;
 RESET personalize.purpose;
@@ -294,10 +341,10 @@ SELECT table_name, open_channels FROM protection_status
  WHERE table_name::text IN ('regress_pz_sc.likes', 'regress_pz_sc.orders', 'regress_pz_sc.logins')
  ORDER BY table_name::text COLLATE "C";
 -- inserting a row for a subject without consent stays allowed where no key involves the subject
-INSERT INTO regress_pz_sc.orders VALUES (1, 802, 'purchase_history');
+INSERT INTO regress_pz_sc.orders VALUES (1, 8802, 'purchase_history');
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation';
-INSERT INTO regress_pz_sc.logins (user_id) VALUES (802);
+SET personalize.purpose = 'regress_sc';
+INSERT INTO regress_pz_sc.logins (user_id) VALUES (8802);
 RESET ROLE;
 RESET personalize.purpose;
 -- the extension's own table: its only key is an identity no application
@@ -319,7 +366,7 @@ INSERT INTO protected_tables (relid, subject_column, category_constant, enabled_
 DELETE FROM protected_tables;
 UPDATE interaction_kinds SET weight = 100;
 UPDATE models SET status = 'active';
-INSERT INTO consents VALUES (802, 'recommendation', 'enhanced', now());
+INSERT INTO consents VALUES (8802, 'recommendation', 'enhanced', now());
 \echo :LAST_ERROR_SQLSTATE
 UPDATE consents SET consent = 'enhanced';
 DELETE FROM consent_ledger;
@@ -365,14 +412,14 @@ SELECT p.oid::regprocedure AS public_function
 -- 8. Model cards say only what the rows visible under the purpose say.  A
 -- never-consented subject's rows, far in the past and the future, change
 -- neither the time range, nor the published popularity scores.
-SELECT train('popularity', seed => 1, activate => 'never') AS m1 \gset
-SELECT count(*) FROM (SELECT track(802, 806, 'browsing_history', occurred_at => t)
+SELECT train('popularity', purpose => 'regress_sc', seed => 1, activate => 'never') AS m1 \gset
+SELECT count(*) FROM (SELECT track(8802, 8806, 'browsing_history', occurred_at => t)
                         FROM unnest(ARRAY['1999-01-01', '2031-01-01']::timestamptz[]) t) x;
 -- twelve withdrawals and one functional-only consent: left out, in tens
-SELECT count(*) FROM (SELECT set_consent(s, 'recommendation', 'personalization') FROM generate_series(900, 911) s) x;
-SELECT count(*) FROM (SELECT withdraw_consent(s, 'recommendation') FROM generate_series(900, 911) s) x;
-SELECT set_consent(912, 'recommendation', 'functional');
-SELECT train('popularity', seed => 1, activate => 'never') AS m2 \gset
+SELECT count(*) FROM (SELECT set_consent(s, 'regress_sc', 'personalization') FROM generate_series(9900, 9911) s) x;
+SELECT count(*) FROM (SELECT withdraw_consent(s, 'regress_sc') FROM generate_series(9900, 9911) s) x;
+SELECT set_consent(9912, 'regress_sc', 'functional');
+SELECT train('popularity', purpose => 'regress_sc', seed => 1, activate => 'never') AS m2 \gset
 SELECT model_id = :m2 AS second, data->'time_range' AS time_range, data ? 'rows_in_table' AS counts_all_rows,
        data->'subjects_left_out' AS left_out, data->>'rows_used' AS rows_used
   FROM models WHERE model_id IN (:m1, :m2) ORDER BY model_id;
@@ -398,17 +445,17 @@ SELECT create_purpose('yield_management.loyal', 'Loyal customers', 'enhanced', d
 SELECT name, max_tier, personal_data_allowed, decides_terms, inherits FROM purposes
  WHERE name LIKE 'yield_management%' ORDER BY name;
 SELECT grant_purpose('regress_pz_sc_app', 'yield_management');
-SELECT set_consent(801, 'yield_management', 'enhanced');
+SELECT set_consent(8801, 'yield_management', 'enhanced');
 SET ROLE regress_pz_sc_app;
 SET personalize.purpose = 'yield_management';
-SELECT count(*) FROM interactions WHERE subject_id = 801;
+SELECT count(*) FROM interactions WHERE subject_id = 8801;
 \echo :LAST_ERROR_SQLSTATE
 SET personalize.purpose = 'yield_management.vip';
 SELECT count(*) FROM interactions;
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM recommend(801, purpose => 'yield_management.vip');
+SELECT * FROM recommend(8801, purpose => 'yield_management.vip');
 \echo :LAST_ERROR_SQLSTATE
-SELECT feedback(801, 801, purpose => 'yield_management');
+SELECT feedback(8801, 8801, purpose => 'yield_management');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 RESET personalize.purpose;
@@ -418,23 +465,23 @@ UPDATE purposes SET personal_data_allowed = true WHERE name = 'yield_management'
 SELECT revoke_purpose('regress_pz_sc_app', 'yield_management');
 
 -- 10. Sub-purposes inherit grants and consents only when created to.
-SELECT create_purpose('recommendation.email', 'Recommendations by e-mail', 'personalization', inherit => true);
-SELECT create_purpose('recommendation.partner', 'Recommendations shown by a partner', 'personalization', inherit => false);
-SELECT purpose_chain('recommendation.email') AS email_chain, purpose_chain('recommendation.partner') AS partner_chain,
+SELECT create_purpose('regress_sc.email', 'By e-mail', 'personalization', inherit => true);
+SELECT create_purpose('regress_sc.partner', 'Shown by a partner', 'personalization', inherit => false);
+SELECT purpose_chain('regress_sc.email') AS email_chain, purpose_chain('regress_sc.partner') AS partner_chain,
        purpose_chain('no_such_purpose') AS unknown_chain;
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation.email';
-SELECT count(*) FROM interactions;                 -- 801's 5 rows: grant and consent inherited
-SET personalize.purpose = 'recommendation.partner';
+SET personalize.purpose = 'regress_sc.email';
+SELECT count(*) FROM interactions;                 -- 8801's 5 rows: grant and consent inherited
+SET personalize.purpose = 'regress_sc.partner';
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 RESET personalize.purpose;
-SELECT grant_purpose('regress_pz_sc_app', 'recommendation.partner');
+SELECT grant_purpose('regress_pz_sc_app', 'regress_sc.partner');
 SET ROLE regress_pz_sc_app;
-SET personalize.purpose = 'recommendation.partner';
+SET personalize.purpose = 'regress_sc.partner';
 SELECT count(*) FROM interactions;                 -- 0: nobody consented to it
 RESET ROLE;
-SELECT set_consent(801, 'recommendation.partner', 'personalization');
+SELECT set_consent(8801, 'regress_sc.partner', 'personalization');
 SET ROLE regress_pz_sc_app;
 SELECT count(*) FROM interactions;                 -- 5
 RESET ROLE;
@@ -449,10 +496,10 @@ DROP FOREIGN DATA WRAPPER regress_pz_sc_fdw;
 SELECT revoke_purpose(r, p) FROM purpose_grants g, LATERAL (SELECT g.role AS r, g.purpose AS p) x
  WHERE g.role::text LIKE 'regress_pz_sc%';
 DELETE FROM models WHERE model_id IN (:m1, :m2);
-DELETE FROM interactions WHERE subject_id IN (801, 802);
-DELETE FROM consents WHERE subject_id IN (801, 802) OR subject_id BETWEEN 900 AND 912;
+DELETE FROM interactions WHERE subject_id IN (8801, 8802);
+DELETE FROM consents WHERE subject_id IN (8801, 8802) OR subject_id BETWEEN 9900 AND 9912;
 -- purposes named in the append-only ledger stay
-DELETE FROM purposes WHERE name = 'recommendation.email';
-DELETE FROM items WHERE item_id BETWEEN 801 AND 810;
+DELETE FROM purposes WHERE name = 'regress_sc.email';
+DELETE FROM items WHERE item_id BETWEEN 8801 AND 8810;
 DROP OWNED BY regress_pz_sc_app, regress_pz_sc_none, regress_pz_sc_readall, regress_pz_sc_writeall, regress_pz_sc_bypass;
 DROP ROLE regress_pz_sc_app, regress_pz_sc_none, regress_pz_sc_readall, regress_pz_sc_writeall, regress_pz_sc_bypass;
