@@ -2,7 +2,7 @@
 -- security, triggers, function attributes) and its refusals by SQLSTATE.
 SET search_path = public, personalize;
 BEGIN;
-SELECT plan(54);
+SELECT plan(67);
 
 -- Run a query as another role with a purpose declared by that role; the
 -- role switch happens inside, so pgTAP's own tables stay reachable.
@@ -43,11 +43,19 @@ SELECT ok(NOT has_function_privilege('public', f, 'EXECUTE'), 'PUBLIC may not ex
 	'personalize.record_consent(bigint, text, text, personalize.consent, text, text)',
 	'personalize.grant_purpose(regrole, text)',
 	'personalize.revoke_purpose(regrole, text)',
-	'personalize.create_purpose(text, text, personalize.consent_tier, boolean, boolean, boolean)']) f;
+	'personalize.create_purpose(text, text, personalize.consent_tier, boolean, boolean, boolean)',
+	'personalize.protect(regclass, name, text)',
+	'personalize.unprotect(regclass)',
+	'personalize.protect_one(regclass, name, text, regclass)',
+	'personalize.protect_descendants()',
+	'personalize.invalidate_visibility()',
+	'personalize.serving_changed()',
+	'personalize.activate_model(bigint)',
+	'personalize.rollback_model(text)']) f;
 
 -- ---- table privileges of PUBLIC
 SELECT ok(NOT has_table_privilege('public', t, 'SELECT'), 'PUBLIC may not read ' || t)
-  FROM unnest(ARRAY['personalize.consents', 'personalize.consent_ledger', 'personalize.consent_coverage',
+  FROM unnest(ARRAY['personalize.interactions', 'personalize.consents', 'personalize.consent_ledger', 'personalize.consent_coverage',
                     'personalize.consent_history', 'personalize.purpose_access', 'personalize.protection_status',
                     'personalize.purpose_grants']) t;
 SELECT is((SELECT string_agg(c.relname || ':' || pr, ', ' ORDER BY c.relname, pr)
@@ -66,8 +74,24 @@ SELECT policies_are('personalize', 'interactions', ARRAY['personalize_consent', 
 SELECT policy_cmd_is('personalize', 'interactions', 'personalize_consent', 'select',
                      'the consent policy is FOR SELECT');
 SELECT is((SELECT count(*)::int FROM pg_policy
-            WHERE polrelid IN ('personalize.consents'::regclass, 'personalize.consent_ledger'::regclass)),
-          0, 'consents and the ledger have no policy: only their owner''s functions reach them');
+            WHERE polrelid IN ('personalize.consents'::regclass, 'personalize.consent_ledger'::regclass,
+                               'personalize.purpose_grants'::regclass)),
+          0, 'consents, the ledger and purpose grants have no policy: only their owner''s functions reach them');
+-- the registry: row-level security forced, and nothing but a read policy
+SELECT is((SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
+            WHERE c.oid = ANY (ARRAY['personalize.signal_categories', 'personalize.purposes', 'personalize.purpose_grants',
+                                     'personalize.protected_tables', 'personalize.interaction_kinds', 'personalize.models',
+                                     'personalize.model_item_factors', 'personalize.model_neighbors',
+                                     'personalize.model_popularity']::regclass[])
+              AND NOT (c.relrowsecurity AND c.relforcerowsecurity)),
+          NULL, 'every registry table has row-level security enabled and forced');
+SELECT is((SELECT string_agg(polrelid::regclass || '.' || polname || ':' || polcmd::text, ', ') FROM pg_policy
+            WHERE polrelid = ANY (ARRAY['personalize.signal_categories', 'personalize.purposes',
+                                        'personalize.protected_tables', 'personalize.interaction_kinds',
+                                        'personalize.models', 'personalize.model_item_factors',
+                                        'personalize.model_neighbors', 'personalize.model_popularity']::regclass[])
+              AND NOT (polcmd = 'r' AND polname = 'readable')),
+          NULL, 'registry tables have one policy each, and it only reads');
 
 -- ---- triggers
 SELECT has_trigger('personalize', 'consent_ledger', 'append_only', 'ledger refuses UPDATE/DELETE');
@@ -76,8 +100,21 @@ SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ', ' ORDER BY tgn
             WHERE tgrelid = 'personalize.consent_ledger'::regclass AND tgname LIKE 'append_only%'),
           'append_only=A, append_only_truncate=A',
           'the append-only triggers fire ALWAYS (also with session_replication_role = replica)');
-SELECT has_trigger('personalize', t, 'invalidate_visibility', t || ' changes invalidate the visibility cache')
-  FROM unnest(ARRAY['consents', 'purposes', 'purpose_grants', 'signal_categories']) t;
+SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ', ' ORDER BY tgname) FROM pg_trigger
+            WHERE tgrelid = ('personalize.' || t)::regclass AND tgname LIKE 'invalidate_visibility%'),
+          'invalidate_visibility=A, invalidate_visibility_apply=R',
+          t || ' changes invalidate the visibility cache, in replica sessions and replication apply too')
+  FROM unnest(ARRAY['purposes', 'purpose_grants', 'signal_categories', 'protected_tables']) t;
+SELECT is((SELECT string_agg(c.relname || '.' || t.tgname || '=' || t.tgenabled::text, ', ' ORDER BY c.relname, t.tgname)
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE t.tgname LIKE 'serving_changed%'),
+          'items.serving_changed=A, items.serving_changed_apply=R, '
+          'models.serving_changed=A, models.serving_changed_apply=R',
+          'catalogue and model changes reach serving, in replica sessions and replication apply too');
+SELECT is((SELECT string_agg(evtname || ':' || evtevent || '=' || evtenabled::text, ', ' ORDER BY evtname)
+             FROM pg_event_trigger WHERE evtname LIKE 'personalize%'),
+          'personalize_forget_dropped:sql_drop=A, personalize_protect_descendants:ddl_command_end=A',
+          'event triggers protect new partitions and forget dropped tables, always');
 
 -- ---- the setting
 SELECT is((SELECT context FROM pg_settings WHERE name = 'personalize.purpose'), 'user',
