@@ -140,6 +140,8 @@ CREATE FUNCTION pg_temp.record_counters(n int) RETURNS void LANGUAGE sql AS $$
 	  FROM pg_stat_user_tables t JOIN pg_statio_user_tables s USING (relid)
 	 WHERE t.relid = 'personalize.interactions'::regclass
 $$;
+-- with every function call counted, row_visible() would count the rows it hid
+SET track_functions = 'all';
 SET ROLE regress_pz_sc_app;
 SET personalize.purpose = 'regress_sc';
 SET enable_seqscan = off;
@@ -153,12 +155,14 @@ SELECT pg_stat_get_xact_tuples_fetched('personalize.interactions'::regclass) AS 
 -- within the probing statement itself
 SELECT (SELECT count(*) FROM interactions WHERE subject_id = 8802 AND item_id = 8804) AS hidden,
        pg_stat_get_xact_tuples_fetched('personalize.interactions'::regclass) AS fetched_meanwhile;
+SELECT coalesce(pg_stat_get_xact_function_calls('personalize.row_visible(bigint, text)'::regprocedure), 0) AS row_visible_calls;
 COMMIT;
 SET enable_seqscan = on;
 SELECT count(*) FROM interactions;                 -- a full scan: 5 rows of 8801
 RESET enable_seqscan;
 RESET ROLE;
 RESET personalize.purpose;
+RESET track_functions;
 SELECT pg_stat_force_next_flush();
 SELECT pg_temp.record_counters(1);
 SELECT pg_stat_force_next_flush();

@@ -6,7 +6,8 @@
  *		- may not run instrumented (EXPLAIN ANALYZE, auto_explain with
  *		  log_analyze), and
  *		- leaves no trace in the statistics counters of protected tables
- *		  and their indexes.
+ *		  and their indexes, nor in function call counts (track_functions
+ *		  = all would count every call of the policy's row_visible()).
  *
  * A policy filters rows after an index has found them, so everything that
  * counts rows or pages on the way, rather than the rows a query returns,
@@ -147,10 +148,28 @@ guard_executor_start(QueryDesc *queryDesc, int eflags)
 		PG_END_TRY();
 	}
 
-	if (prev_executor_start)
-		prev_executor_start(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	/*
+	 * Whether a function call is counted is decided when its expression is
+	 * compiled, here: compile this execution's expressions uncounted.
+	 */
+	{
+		int			track_functions = pgstat_track_functions;
+
+		if (guarded)
+			pgstat_track_functions = TRACK_FUNC_OFF;
+		PG_TRY();
+		{
+			if (prev_executor_start)
+				prev_executor_start(queryDesc, eflags);
+			else
+				standard_ExecutorStart(queryDesc, eflags);
+		}
+		PG_FINALLY();
+		{
+			pgstat_track_functions = track_functions;
+		}
+		PG_END_TRY();
+	}
 
 	/* after the other hooks: auto_explain asks for instrumentation in its own */
 	if (guarded)
