@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "access/parallel.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "miscadmin.h"

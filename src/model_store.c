@@ -225,18 +225,14 @@ metrics_json(const Metrics *r, const TrainParams *p)
 }
 
 /*
- * The data snapshot: what was read and who was left out, and why.  Counts
- * of excluded subjects come from the consents (no personal data beyond
- * counts ends up on the card).
- */
-/*
- * What a card says about the data comes from the rows the model was trained
- * on, which are visible under its purpose, with one exception: how many
- * subjects were left out, which only the consent records can tell.  Those
- * counts are rounded down to a multiple of ten, so that one person's
- * withdrawal does not show as a change of one between two cards, and they
- * never count the subjects who have rows but no consent (that would read
- * rows the purpose may not see).  The time range is given in whole days.
+ * The data snapshot.  What a card says about the data comes from the rows
+ * the model was trained on, which are visible under its purpose, with one
+ * exception: how many subjects were left out, which only the consent
+ * records can tell.  Those counts are rounded down to a multiple of ten, so
+ * that one person's withdrawal does not show as a change of one between two
+ * cards, and they never count the subjects who have rows but no consent
+ * (that would read rows the purpose may not see).  The time range is given
+ * in whole days.
  */
 static Datum
 data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
