@@ -127,6 +127,14 @@ $$;
 COMMENT ON FUNCTION open_channels(regclass) IS
 	'what unique keys, foreign keys, REFERENCES grants and extended statistics of a protected table can still tell about its hidden rows';
 
+-- The permissive base policy protect() adds to a table without policies
+-- depends on the extension through this function: DROP EXTENSION ... CASCADE
+-- then drops it with the consent policy, and the table, whose row-level
+-- security stays forced, is left closed rather than open.
+CREATE FUNCTION protection_base() RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT true';
+COMMENT ON FUNCTION protection_base() IS
+	'the qual of the personalize_base policy (true): it ties the policy to the extension, so dropping the extension leaves protected tables closed';
+
 CREATE FUNCTION protect_one(tbl regclass, subject name, category text, parent regclass)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -182,7 +190,8 @@ BEGIN
 	               'WITH CHECK (@extschema@.row_writable(%L::regclass, %I::bigint, %s))',
 	               tbl, subject, category_expr, tbl::oid::text, subject, category_expr);
 	IF NOT had_rls THEN
-		EXECUTE format('CREATE POLICY personalize_base ON %s FOR ALL USING (true) WITH CHECK (true)', tbl);
+		EXECUTE format('CREATE POLICY personalize_base ON %s FOR ALL USING (@extschema@.protection_base()) '
+		               'WITH CHECK (@extschema@.protection_base())', tbl);
 	END IF;
 END $$;
 REVOKE ALL ON FUNCTION protect_one(regclass, name, text, regclass) FROM PUBLIC;

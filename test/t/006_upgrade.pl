@@ -91,6 +91,10 @@ like($node->safe_psql('updated', q{
 	SELECT pg_get_expr(polwithcheck, polrelid) FROM pg_policy
 	 WHERE polrelid = 'shop.likes'::regclass AND polname = 'personalize_consent'}),
 	qr/row_writable/, 'an existing protected table gets the write check');
+like($node->safe_psql('updated', q{
+	SELECT pg_get_expr(polqual, polrelid) FROM pg_policy
+	 WHERE polrelid = 'shop.likes'::regclass AND polname = 'personalize_base'}),
+	qr/protection_base/, 'and a base policy that goes with the extension');
 is($node->safe_psql('updated', q{
 	SET ROLE upd_app;
 	SET personalize.purpose = 'recommendation';

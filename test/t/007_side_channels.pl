@@ -130,7 +130,29 @@ $mallory->quit;
 $caller->quit;
 
 # ---------------------------------------------------------------------------
-# 4. The logical replication apply worker fires row triggers only: consent,
+# 4. DROP EXTENSION ... CASCADE takes the consent policies with it; the
+# protected tables, their row-level security still forced, stay closed.
+$node->safe_psql('postgres', 'CREATE DATABASE dropping');
+$node->safe_psql('dropping', q{
+	CREATE EXTENSION personalize;
+	CREATE ROLE drop_owner;
+	CREATE TABLE orders (customer_id bigint, amount int);
+	INSERT INTO orders VALUES (1, 10), (2, 20);
+	ALTER TABLE orders OWNER TO drop_owner;
+	GRANT SELECT ON orders TO app;
+	SELECT personalize.protect('orders', 'customer_id', 'purchase_history');
+	DROP EXTENSION personalize CASCADE;
+});
+is($node->safe_psql('dropping', q{
+	SELECT count(*) FROM pg_policy WHERE polrelid = 'orders'::regclass}), '0',
+	'no policy is left behind on a protected table');
+is($node->safe_psql('dropping', q{
+	SET ROLE app; SELECT count(*) FROM orders}), '0', 'the application reads nothing');
+is($node->safe_psql('dropping', q{
+	SET ROLE drop_owner; SELECT count(*) FROM orders}), '0', 'nor does the owner');
+
+# ---------------------------------------------------------------------------
+# 5. The logical replication apply worker fires row triggers only: consent,
 # grant, category and catalogue changes it applies reach the subscriber's
 # sessions and snapshots.
 my $pub = new_node('publisher', logical => 1);

@@ -99,6 +99,14 @@ $$;
 COMMENT ON FUNCTION open_channels(regclass) IS
 	'what unique keys, foreign keys, REFERENCES grants and extended statistics of a protected table can still tell about its hidden rows';
 
+-- The permissive base policy protect() adds to a table without policies
+-- depends on the extension through this function: DROP EXTENSION ... CASCADE
+-- then drops it with the consent policy, and the table, whose row-level
+-- security stays forced, is left closed rather than open.
+CREATE FUNCTION protection_base() RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT true';
+COMMENT ON FUNCTION protection_base() IS
+	'the qual of the personalize_base policy (true): it ties the policy to the extension, so dropping the extension leaves protected tables closed';
+
 CREATE FUNCTION protect_one(tbl regclass, subject name, category text, parent regclass)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -154,7 +162,8 @@ BEGIN
 	               'WITH CHECK (@extschema@.row_writable(%L::regclass, %I::bigint, %s))',
 	               tbl, subject, category_expr, tbl::oid::text, subject, category_expr);
 	IF NOT had_rls THEN
-		EXECUTE format('CREATE POLICY personalize_base ON %s FOR ALL USING (true) WITH CHECK (true)', tbl);
+		EXECUTE format('CREATE POLICY personalize_base ON %s FOR ALL USING (@extschema@.protection_base()) '
+		               'WITH CHECK (@extschema@.protection_base())', tbl);
 	END IF;
 END $$;
 
@@ -281,6 +290,7 @@ REVOKE ALL ON FUNCTION protect(regclass, name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION unprotect(regclass) FROM PUBLIC;
 
 -- Tables protected under 0.1.0: their write check becomes row_writable(),
+-- their base policy ties itself to the extension,
 -- forgotten dropped tables go, and partitions or children that were left
 -- open are protected now.
 DELETE FROM protected_tables p WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p.relid);
@@ -296,6 +306,10 @@ BEGIN
 			EXECUTE format('ALTER POLICY personalize_consent ON %s '
 			               'WITH CHECK (@extschema@.row_writable(%L::regclass, %I::bigint, %s))',
 			               p.relid, p.relid::oid::text, p.subject_column, category_expr);
+		END IF;
+		IF p.enabled_rls AND EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid = p.relid AND pol.polname = 'personalize_base') THEN
+			EXECUTE format('ALTER POLICY personalize_base ON %s USING (@extschema@.protection_base()) '
+			               'WITH CHECK (@extschema@.protection_base())', p.relid);
 		END IF;
 	END LOOP;
 END $$;
