@@ -152,7 +152,41 @@ is($node->safe_psql('dropping', q{
 	SET ROLE drop_owner; SELECT count(*) FROM orders}), '0', 'nor does the owner');
 
 # ---------------------------------------------------------------------------
-# 5. The logical replication apply worker fires row triggers only: consent,
+# 5. Dump and restore keep the protection of partitions, children and keyed
+# tables as it was (the event trigger finds nothing to do during a restore).
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA shop;
+	CREATE TABLE shop.events (user_id bigint, day date) PARTITION BY RANGE (day);
+	CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+	CREATE TABLE shop.likes (customer_id bigint, product_id bigint, UNIQUE (customer_id, product_id));
+	GRANT USAGE ON SCHEMA shop TO app;
+	GRANT SELECT, INSERT ON shop.events, shop.events_2024, shop.likes TO app;
+	SELECT personalize.protect('shop.events', 'user_id', 'browsing_history');
+	SELECT personalize.protect('shop.likes', 'customer_id', 'preferences');
+	INSERT INTO shop.events VALUES (1, '2024-05-01'), (2, '2024-05-01');
+	INSERT INTO shop.likes VALUES (1, 7);
+});
+my $dump = $node->basedir . '/side.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored'), '-f', $dump ],
+	'restore');
+my $status = q{SELECT string_agg(table_name || ':' || coalesce(inherited_from::text, '-') || ':' || policy_present
+	|| ':' || rls_forced, ' ' ORDER BY table_name::text) FROM personalize.protection_status WHERE table_name::text LIKE 'shop.%'};
+is($node->safe_psql('restored', $status), $node->safe_psql('postgres', $status),
+	'protection_status is the same after a restore');
+is($node->safe_psql('restored', $status),
+	'shop.events:-:true:true shop.events_2024:shop.events:true:true shop.likes:-:true:true',
+	'partition included');
+is($node->safe_psql('restored', q{SET ROLE app; SET personalize.purpose = 'recommendation';
+	SELECT (SELECT count(*) FROM shop.events_2024) || ' ' || (SELECT count(*) FROM shop.likes)}),
+	'1 0', 'the restored partition shows only the consented row; the keyed table hides 1 (no consent)');
+my ($rc, $out, $err) = $node->psql('restored', q{SET ROLE app; SET personalize.purpose = 'recommendation';
+	INSERT INTO shop.likes VALUES (1, 7) ON CONFLICT DO NOTHING});
+like($err, qr/row-level security policy/, 'and still refuses key probing of a hidden subject');
+
+# ---------------------------------------------------------------------------
+# 6. The logical replication apply worker fires row triggers only: consent,
 # grant, category and catalogue changes it applies reach the subscriber's
 # sessions and snapshots.
 my $pub = new_node('publisher', logical => 1);
