@@ -15,6 +15,8 @@ OBJS = \
 	src/privileged.o \
 	src/purpose.o \
 	src/visibility.o \
+	src/consent_store.o \
+	src/consent_changes.o \
 	src/protected.o \
 	src/guard.o \
 	src/metrics.o \
@@ -63,6 +65,9 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header
 # (the build is small), so a changed struct never links against stale code.
 $(OBJS): $(wildcard src/*.h)
+# row_visible() runs once per row and calls into the server for the role and
+# the statement; without the PLT those are direct calls through the GOT.
+src/visibility.o: override CFLAGS += -fno-plt
 src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile

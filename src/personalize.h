@@ -18,6 +18,7 @@ extern void pz_distance_init(void);
 extern void pz_visibility_init(void);
 extern bool pz_row_visible(int64 subject, const char *category, int len);
 extern void pz_check_declared_purpose(void);
+extern void pz_visibility_recheck(void);
 extern void pz_guard_init(void);
 
 #endif							/* PERSONALIZE_H */

@@ -213,6 +213,7 @@ static void
 assign_purpose(const char *newval, void *extra)
 {
 	pz_purpose_version++;
+	pz_visibility_recheck();
 }
 
 void

@@ -76,8 +76,12 @@ SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ', ' ORDER BY tgn
             WHERE tgrelid = 'personalize.consent_ledger'::regclass AND tgname LIKE 'append_only%'),
           'append_only=A, append_only_truncate=A',
           'the append-only triggers fire ALWAYS (also with session_replication_role = replica)');
+SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ', ' ORDER BY tgname) FROM pg_trigger
+            WHERE tgrelid = 'personalize.consents'::regclass AND NOT tgisinternal),
+          'consents_changed=A, consents_truncated=A',
+          'consents changes feed the consent store, ALWAYS (also in replica sessions and the apply worker)');
 SELECT has_trigger('personalize', t, 'invalidate_visibility', t || ' changes invalidate the visibility cache')
-  FROM unnest(ARRAY['consents', 'purposes', 'purpose_grants', 'signal_categories']) t;
+  FROM unnest(ARRAY['purposes', 'purpose_grants', 'signal_categories']) t;
 
 -- ---- the setting
 SELECT is((SELECT context FROM pg_settings WHERE name = 'personalize.purpose'), 'user',
