@@ -38,7 +38,9 @@
 #include "miscadmin.h"
 #include "personalize.h"
 #include "privileged.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -373,7 +375,8 @@ PZ_FUNCTION(pz_consents_changed)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("consents_changed() is a trigger of personalize.consents, not of %s",
-						RelationGetRelationName(td->tg_relation))));
+						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)),
+												   RelationGetRelationName(td->tg_relation)))));
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) ||
 		(TRIGGER_FIRED_FOR_ROW(td->tg_event) == TRIGGER_FIRED_BY_TRUNCATE(td->tg_event)))
 		ereport(ERROR,
