@@ -66,6 +66,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #define STORE_SLOTS			16
@@ -143,6 +144,10 @@ typedef struct Mapping
 
 static Mapping mappings[MAX_MAPPINGS];
 static uint64 in_use_generation = 0;
+
+/* The slot of the store in use, and when this backend last said so (LRU). */
+static StoreSlot *in_use_slot = NULL;
+static TimestampTz in_use_touched = 0;
 
 /* DDL on personalize.consents: check its triggers before trusting the store. */
 static bool recheck_triggers = true;
@@ -483,6 +488,15 @@ check_triggers(void)
 		return;
 	recheck_triggers = false;
 	fp = trigger_fingerprint(&complete);
+	LWLockAcquire(control->lock, LW_SHARED);
+	slot = find_slot(MyDatabaseId);
+	if (slot == NULL || slot->trigger_fingerprint == fp ||
+		(slot->state != SLOT_READY && slot->state != SLOT_UNUSABLE))
+	{
+		LWLockRelease(control->lock);
+		return;
+	}
+	LWLockRelease(control->lock);
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
 	slot = find_slot(MyDatabaseId);
 	if (slot != NULL && slot->trigger_fingerprint != fp)
@@ -674,8 +688,9 @@ typedef struct BuildPurpose
 typedef struct BuildData
 {
 	int			npurposes;
-	BuildPurpose purposes[PZ_PURPOSE_DEPTH * 4];
-	bool		too_many_purposes;
+	int			purposes_cap;
+	BuildPurpose *purposes;
+	bool		too_many_purposes;	/* more than a uint16 row field indexes */
 
 	/* rows: subject, purpose index, class */
 	uint64		nrows;
@@ -700,10 +715,15 @@ build_purpose(BuildData *bd, const char *name, int len)
 	for (int i = 0; i < bd->npurposes; i++)
 		if (strncmp(bd->purposes[i].name, name, len) == 0 && bd->purposes[i].name[len] == '\0')
 			return i;
-	if (bd->npurposes == lengthof(bd->purposes) || len >= PZ_PURPOSE_NAME)
+	if (bd->npurposes == PG_UINT16_MAX || len >= PZ_PURPOSE_NAME)
 	{
 		bd->too_many_purposes = true;
 		return -1;
+	}
+	if (bd->npurposes == bd->purposes_cap)
+	{
+		bd->purposes_cap *= 2;
+		bd->purposes = repalloc(bd->purposes, bd->purposes_cap * sizeof(BuildPurpose));
 	}
 	memcpy(bd->purposes[bd->npurposes].name, name, len);
 	bd->purposes[bd->npurposes].name[len] = '\0';
@@ -777,6 +797,8 @@ build_data_init(BuildData *bd)
 	bd->subject = palloc(bd->cap * sizeof(int64));
 	bd->purpose = palloc(bd->cap * sizeof(uint16));
 	bd->cls = palloc(bd->cap * sizeof(PzClass));
+	bd->purposes_cap = 16;
+	bd->purposes = palloc(bd->purposes_cap * sizeof(BuildPurpose));
 	bd->classes = palloc0(PZ_CLASS_LIMIT * sizeof(Consent *));
 	bd->class_hash_of = palloc0(PZ_CLASS_LIMIT * sizeof(uint32));
 	bd->index_size = PZ_CLASS_LIMIT * 2;
@@ -940,6 +962,37 @@ typedef enum BuildResult
 	BUILD_GIVE_UP				/* readers fall back to the per-backend load */
 } BuildResult;
 
+/*
+ * Free the slots of databases dropped since their store was built, rather
+ * than leave the memory to eviction.
+ */
+static void
+forget_dropped_databases(void)
+{
+	Oid			dboids[STORE_SLOTS];
+	bool		gone[STORE_SLOTS];
+
+	LWLockAcquire(control->lock, LW_SHARED);
+	for (int i = 0; i < STORE_SLOTS; i++)
+		dboids[i] = control->slots[i].state == SLOT_FREE ? InvalidOid : control->slots[i].dboid;
+	LWLockRelease(control->lock);
+	for (int i = 0; i < STORE_SLOTS; i++)
+		gone[i] = OidIsValid(dboids[i]) && dboids[i] != MyDatabaseId &&
+			!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dboids[i]));
+	LWLockAcquire(control->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < STORE_SLOTS; i++)
+	{
+		StoreSlot  *slot = &control->slots[i];
+
+		if (gone[i] && slot->state != SLOT_FREE && slot->dboid == dboids[i] && slot->build_token == 0)
+		{
+			release_segment(slot);
+			slot->state = SLOT_FREE;
+		}
+	}
+	LWLockRelease(control->lock);
+}
+
 /* Register a build in the database's slot; committers log from now on. */
 static uint64
 register_build(void)
@@ -947,6 +1000,7 @@ register_build(void)
 	StoreSlot  *slot;
 	uint64		token;
 
+	forget_dropped_databases();
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
 	slot = claim_slot(MyDatabaseId);
 	token = ++control->next_build_token;
@@ -1099,6 +1153,7 @@ lay_out_and_publish(uint64 token, BuildData *bd, uint32 fingerprint, instr_time 
 			INSTR_TIME_SUBTRACT(now, start);
 			publish(slot, seg, s, fingerprint, INSTR_TIME_GET_MILLISEC(now));
 			ref->current = &slot->generation;
+			in_use_slot = slot;
 			LWLockRelease(control->lock);
 			ref->store = remember(seg, s->generation);
 			ref->generation = s->generation;
@@ -1148,7 +1203,7 @@ build_once(uint64 token, PzStoreRef *ref)
 	{
 		/* try again once a tenth of the table has changed */
 		end_build(token, bd->too_many_classes ? "more than 65535 distinct consents" :
-				  "consents for more purposes than a store holds",
+				  "consents for more than 65535 purposes, or a purpose name too long",
 				  (int64) (bd->nrows / 10 + 1), fingerprint);
 		result = BUILD_GIVE_UP;
 	}
@@ -1219,7 +1274,8 @@ attach_current(PzStoreRef *ref)
 	ref->generation = generation;
 	ref->current = &slot->generation;
 	use_generation(generation);
-	slot->last_used = GetCurrentTimestamp();	/* a hint for eviction only */
+	in_use_slot = slot;
+	in_use_touched = 0;
 	return ATTACHED;
 }
 
@@ -1263,12 +1319,26 @@ pz_consent_store_acquire(PzStoreRef *ref, bool may_build)
 	return ok;
 }
 
-/* Per statement: DDL on consents may have made the store untrustworthy. */
+/*
+ * Per statement: DDL on consents may have made the store untrustworthy.
+ * Also tell eviction that the store is in use, at most once a second (an
+ * unlocked store of a timestamp: only a hint).
+ */
 void
 pz_consent_store_check(void)
 {
-	if (control != NULL && recheck_triggers)
+	TimestampTz now;
+
+	if (control == NULL)
+		return;
+	if (recheck_triggers)
 		check_triggers();
+	now = GetCurrentStatementStartTimestamp();
+	if (in_use_slot != NULL && now - in_use_touched > USECS_PER_SEC)
+	{
+		in_use_slot->last_used = now;
+		in_use_touched = now;
+	}
 }
 
 bool
