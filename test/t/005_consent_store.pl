@@ -329,6 +329,26 @@ is(run_q($sr, $visible_sum), expected_sum($node), 'and so does a new consent');
 $sr->quit;
 $standby->stop;
 
+# ---- the update from 0.1.0 installs the same triggers and functions ----------
+# (test/sql/catalog_fingerprint.sql, restricted to what the store adds: the
+# triggers of personalize.consents, consents_changed(), consent_store())
+my $fingerprint = slurp_file('test/sql/catalog_fingerprint.sql');
+sub store_fingerprint
+{
+	my ($db, @create) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, $_) for @create;
+	my $out = $node->safe_psql($db, $fingerprint, extra_params => ['--record-separator-zero']);
+	return join("\n", grep { /consents_changed|consents_truncated|consent_store|ON personalize\.consents\b/ } split /\0/, $out);
+}
+my $fresh = store_fingerprint('fresh', 'CREATE EXTENSION personalize');
+my $updated = store_fingerprint('updated', q{CREATE EXTENSION personalize VERSION '0.1.0'},
+	'ALTER EXTENSION personalize UPDATE');
+like($fresh, qr/TRIGGER consents_changed AFTER INSERT OR DELETE OR UPDATE ON personalize.consents FOR EACH ROW .* enabled A/,
+	'a fresh install has the row trigger, enabled ALWAYS');
+unlike($fresh, qr/invalidate_visibility/, 'and no generic invalidation trigger on consents');
+is($updated, $fresh, 'an install updated from 0.1.0 has the same consents triggers and store functions');
+
 # ---- a server without the library preloaded: per-backend loads --------------
 my $plain = PostgreSQL::Test::Cluster->new('plain');
 $plain->init;
