@@ -217,6 +217,23 @@ SET ROLE regress_pz_st_app;
 SET personalize.purpose = 'regress_store.home';
 SELECT subject_id, count(*) FROM interactions WHERE subject_id BETWEEN 5019 AND 5022 GROUP BY 1 ORDER BY 1;
 RESET ROLE;
+-- three levels that inherit, and a sub-purpose that does not: it needs a
+-- grant and consents of its own
+SELECT create_purpose('regress_store.home.kids', 'inherits two levels', 'enhanced', inherit => true);
+SELECT create_purpose('regress_store.own', 'does not inherit', 'enhanced', inherit => false);
+SELECT set_consent(5022, 'regress_store.home.kids', 'none');
+SELECT set_consent(5019, 'regress_store.own', 'functional');
+SET ROLE regress_pz_st_app;
+SET personalize.purpose = 'regress_store.home.kids';
+SELECT subject_id, count(*) FROM interactions WHERE subject_id BETWEEN 5019 AND 5022 GROUP BY 1 ORDER BY 1;
+SET personalize.purpose = 'regress_store.own';
+RESET ROLE;
+SELECT grant_purpose('regress_pz_st_app', 'regress_store.own');
+SET ROLE regress_pz_st_app;
+SET personalize.purpose = 'regress_store.own';
+SELECT subject_id, count(*) FROM interactions WHERE subject_id BETWEEN 5019 AND 5022 GROUP BY 1 ORDER BY 1;
+SET personalize.purpose = 'regress_store';
+RESET ROLE;
 
 -- 10. the trigger feeds the store from personalize.consents only (by OID,
 -- not name), and only as an AFTER trigger
@@ -257,7 +274,7 @@ DELETE FROM consents WHERE purpose LIKE 'regress_%';
 DELETE FROM signal_categories WHERE name LIKE 'regress_st_c%';
 DELETE FROM items WHERE item_id = 701;
 SELECT revoke_purpose('regress_pz_st_app', p)
-  FROM unnest(ARRAY['regress_store', 'regress_sparse', 'regress_many']) p;
+  FROM unnest(ARRAY['regress_store', 'regress_sparse', 'regress_many', 'regress_store.own']) p;
 -- (the purposes stay: the append-only ledger refers to them)
 DROP OWNED BY regress_pz_st_app;
 DROP ROLE regress_pz_st_app;

@@ -808,7 +808,7 @@ verdict_for(Oid userid, const char *purpose)
 	if (!cache.info.known)
 		return VERDICT_NOTHING;
 	/* superusers bypass policies anyway; they reach here when training */
-	if (!superuser_arg(userid) && !pz_purpose_granted(userid, purpose))
+	if (!superuser_arg(userid) && !pz_purpose_granted_chain(userid, &cache.info))
 		return VERDICT_NOT_GRANTED;
 	if (!cache.info.personal_data_allowed)
 		return VERDICT_NO_PERSONAL_DATA;
