@@ -187,6 +187,21 @@ SELECT count(*) FROM (
 SELECT pg_temp.mismatches('regress_many');
 SELECT classes > 400 AS wide FROM consent_store() WHERE database = current_database();
 
+-- a build that reads more consents than one fetch (20,000), of several
+-- kinds: every subject's answer for every category against the tier rules
+SELECT create_purpose('regress_bulk', 'store test, a big build', 'enhanced', decides_terms => false);
+INSERT INTO consents (subject_id, purpose, consent, updated_at)
+	SELECT s, 'regress_bulk', (ARRAY['functional', 'none', 'personalization', 'personalization+location',
+	       'personalization-purchase_history', 'enhanced+location-session'])[1 + s % 6]::consent, now()
+	  FROM generate_series(1, 45000) s;
+SET personalize.purpose = 'regress_bulk';
+SELECT count(*) AS answers,
+       count(*) FILTER (WHERE row_visible(c.subject_id, sc.name)
+                        IS DISTINCT FROM consent_allows_tier(c.consent, sc.name, sc.tier)) AS mismatches
+  FROM consents c CROSS JOIN signal_categories sc
+ WHERE c.purpose = 'regress_bulk' AND sc.name IN ('session', 'browsing_history', 'purchase_history', 'location');
+RESET personalize.purpose;
+
 -- 8. TRUNCATE: seen at once by the transaction itself, rolled back ...
 CREATE TEMP TABLE saved AS SELECT * FROM consents;
 BEGIN;

@@ -80,6 +80,7 @@ typedef struct OverlayEntry
 
 bool		pz_overlay_active = false;
 uint64		pz_overlay_generation = 1;	/* consent ids are per generation */
+uint64		pz_overlay_epoch = 1;	/* bumped at every change of the overlay */
 
 /* All of it lives in cxt, reset when the transaction ends. */
 static MemoryContext cxt = NULL;
@@ -117,6 +118,7 @@ reset_changes(void)
 	started = false;
 	MemoryContextReset(cxt);
 	pz_overlay_generation++;
+	pz_overlay_epoch++;
 	entries = NULL;
 	nentries = entries_cap = 0;
 	purposes = NULL;
@@ -258,6 +260,7 @@ append(int64 subject, int32 purpose, int32 consent)
 	e->consent = consent;
 	e->level = GetCurrentTransactionNestLevel();
 	overlay_put(nentries++);
+	pz_overlay_epoch++;
 	if (!pz_overlay_active)
 	{
 		pz_overlay_active = true;
@@ -273,6 +276,7 @@ rebuild_overlay(void)
 	truncated_at = -1;
 	for (int i = 0; i < nentries; i++)
 		overlay_put(i);
+	pz_overlay_epoch++;
 }
 
 /* ---- the trigger ---------------------------------------------------------- */

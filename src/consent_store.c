@@ -687,6 +687,9 @@ typedef struct BuildPurpose
 
 typedef struct BuildData
 {
+	/* where it lives: reading runs inside SPI, whose context is gone after */
+	MemoryContext cxt;
+
 	int			npurposes;
 	int			purposes_cap;
 	BuildPurpose *purposes;
@@ -739,7 +742,7 @@ build_class(BuildData *bd, const char *payload, int len)
 	uint32		i;
 	Consent    *c;
 
-	c = palloc(size);
+	c = MemoryContextAlloc(bd->cxt, size);
 	SET_VARSIZE(c, size);
 	memcpy(VARDATA(c), payload, len);
 	hash = pz_consent_hash(c);
@@ -793,6 +796,7 @@ static void
 build_data_init(BuildData *bd)
 {
 	memset(bd, 0, sizeof(*bd));
+	bd->cxt = CurrentMemoryContext;
 	bd->cap = 1024;
 	bd->subject = palloc(bd->cap * sizeof(int64));
 	bd->purpose = palloc(bd->cap * sizeof(uint16));
@@ -1122,7 +1126,12 @@ lay_out_and_publish(uint64 token, BuildData *bd, uint32 fingerprint, instr_time 
 		size += plan_map(&maps[p], &bd->purposes[p], header.class_capacity <= PZ_NARROW_LIMIT);
 	seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (seg == NULL)
+	{
+		/* no segment to be had: readers load their own until a tenth changed */
+		end_build(token, "no dynamic shared memory segment available (max_connections bounds them)",
+				  (int64) (bd->nrows / 10 + 1), fingerprint);
 		return BUILD_GIVE_UP;
+	}
 	s = dsm_segment_address(seg);
 	memcpy(s, &header, offsetof(PzStore, maps));
 	s->total_size = size;

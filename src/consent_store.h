@@ -184,6 +184,7 @@ typedef enum PzOverlayState
 
 extern bool pz_overlay_active;	/* this transaction changed consents */
 extern uint64 pz_overlay_generation;	/* bumped when the overlay is emptied */
+extern uint64 pz_overlay_epoch;	/* bumped at every change of the overlay */
 extern void pz_consent_changes_init(void);
 extern bool pz_overlay_truncated(void);
 extern int	pz_overlay_purpose_id(const char *purpose);

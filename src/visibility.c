@@ -152,6 +152,7 @@ typedef struct VisibilityCache
 	uint32		class_masks_cap;
 
 	/* ... and this transaction's own changes */
+	uint64		overlay_epoch;	/* the overlay's, when last resolved */
 	uint64		overlay_generation;
 	int			overlay_purpose[PZ_PURPOSE_DEPTH];
 	uint64	   *overlay_masks;
@@ -532,6 +533,9 @@ overlay_mask(int64 subject)
 static void
 resolve_overlay(void)
 {
+	if (cache.overlay_epoch == pz_overlay_epoch)
+		return;
+	cache.overlay_epoch = pz_overlay_epoch;
 	if (cache.overlay_generation != pz_overlay_generation)
 	{
 		cache.overlay_generation = pz_overlay_generation;
@@ -575,6 +579,7 @@ use_store(void)
 	cache.nclass_masks = 1;
 	cache.source = SOURCE_STORE;
 	cache.subjects_valid = true;
+	cache.overlay_epoch = 0;
 	return true;
 }
 
@@ -758,6 +763,7 @@ load_cache(const char *purpose)
 	cache.overlay_masks = NULL;
 	cache.overlay_known = NULL;
 	cache.overlay_cap = 0;
+	cache.overlay_epoch = 0;
 	cache.store.store = NULL;
 	cache.source = SOURCE_NONE;
 	cache.subjects_valid = false;
