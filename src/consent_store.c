@@ -603,15 +603,28 @@ map_set(PzStore *s, PzStoreMap *m, int64 subject, PzClass cls)
 
 		if (off >= m->span)
 			return cls == 0;
-		if (m->narrow)
+		if (m->bits == 4)
 		{
-			uint8	   *narrow = (uint8 *) classes;
+			uint8	   *bytes = (uint8 *) classes;
+			int			shift = (off & 1) << 2;
+			uint8		byte = bytes[off >> 1];
+
+			if (cls >= PZ_NIBBLE_LIMIT)
+				return false;
+			old = (byte >> shift) & 15;
+			pg_write_barrier();
+			/* one byte store: a reader sees the other half unchanged */
+			bytes[off >> 1] = (uint8) ((byte & ~(15 << shift)) | (cls << shift));
+		}
+		else if (m->bits == 8)
+		{
+			uint8	   *bytes = (uint8 *) classes;
 
 			if (cls >= PZ_NARROW_LIMIT)
 				return false;
-			old = narrow[off];
+			old = bytes[off];
 			pg_write_barrier();
-			narrow[off] = (uint8) cls;
+			bytes[off] = (uint8) cls;
 		}
 		else
 		{
@@ -870,7 +883,13 @@ next_pow2(uint64 n)
  * little below; hashed otherwise, at most three quarters full.
  */
 static Size
-plan_map(PzStoreMap *m, const BuildPurpose *bp, bool narrow)
+dense_bytes(const PzStoreMap *m)
+{
+	return ((m->span + 1) * m->bits + 7) / 8;
+}
+
+static Size
+plan_map(PzStoreMap *m, const BuildPurpose *bp, int bits)
 {
 	uint64		range = (uint64) bp->max - (uint64) bp->min;	/* ids - 1 */
 
@@ -882,10 +901,10 @@ plan_map(PzStoreMap *m, const BuildPurpose *bp, bool narrow)
 		uint64		high = Max(1024, (range + 1) / 4);
 
 		m->dense = true;
-		m->narrow = narrow;
+		m->bits = bits;
 		m->base = (int64) ((uint64) bp->min - low);
 		m->span = range + 1 + low + high;
-		return MAXALIGN((m->span + 1) * (narrow ? sizeof(uint8) : sizeof(PzClass)));
+		return MAXALIGN(dense_bytes(m));
 	}
 	m->capacity = next_pow2(Max(1024, bp->count * 2));
 	m->shift = 64 - pg_leftmost_one_pos64(m->capacity);
@@ -902,8 +921,14 @@ plan_store(PzStore *h, const BuildData *bd)
 	h->magic = PZ_STORE_MAGIC;
 	h->dboid = MyDatabaseId;
 	h->npurposes = bd->npurposes;
-	/* up to 96 classes a store starts narrow, with room for 256 */
-	h->class_capacity = Min(PZ_CLASS_LIMIT, Max(PZ_NARROW_LIMIT, bd->nclasses * 2 + 64));
+	/*
+	 * Room for new classes, and dense entries as small as that allows: up
+	 * to 8 classes half a byte (room for 16), up to 96 a byte (256).
+	 */
+	if (bd->nclasses <= PZ_NIBBLE_LIMIT / 2)
+		h->class_capacity = PZ_NIBBLE_LIMIT;
+	else
+		h->class_capacity = Min(PZ_CLASS_LIMIT, Max(PZ_NARROW_LIMIT, bd->nclasses * 2 + 64));
 	h->class_hash_size = (uint32) next_pow2(h->class_capacity * 2);
 	h->arena_size = MAXALIGN(Max(16384, bd->bytes * 2 + 4096));
 	off = MAXALIGN(offsetof(PzStore, maps) + bd->npurposes * sizeof(PzStoreMap));
@@ -934,7 +959,7 @@ fill_store(PzStore *s, PzStoreMap *maps, const BuildData *bd, Size off)
 		m->off_classes = off;
 		if (m->dense)
 		{
-			Size		bytes = (m->span + 1) * (m->narrow ? sizeof(uint8) : sizeof(PzClass));
+			Size		bytes = dense_bytes(m);
 
 			memset(map_classes(s, m), 0, bytes);
 			off += MAXALIGN(bytes);
@@ -1123,7 +1148,9 @@ lay_out_and_publish(uint64 token, BuildData *bd, uint32 fingerprint, instr_time 
 	PzStore    *s;
 
 	for (int p = 0; p < bd->npurposes; p++)
-		size += plan_map(&maps[p], &bd->purposes[p], header.class_capacity <= PZ_NARROW_LIMIT);
+		size += plan_map(&maps[p], &bd->purposes[p],
+						 header.class_capacity <= PZ_NIBBLE_LIMIT ? 4 :
+						 header.class_capacity <= PZ_NARROW_LIMIT ? 8 : 16);
 	seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (seg == NULL)
 	{
@@ -1358,7 +1385,10 @@ pz_consent_store_map(const PzStore *s, const char *purpose, PzMapView *view)
 	if (m == NULL)
 		return false;
 	view->classes = map_classes((PzStore *) s, m);
-	view->classes8 = m->dense && m->narrow ? (const uint8 *) view->classes : NULL;
+	view->classes8 = m->dense && m->bits < 16 ? (const uint8 *) view->classes : NULL;
+	view->byte_shift = m->bits == 4 ? 1 : 0;
+	view->half_mask = m->bits == 4 ? 1 : 0;
+	view->value_mask = m->bits == 4 ? 15 : 255;
 	view->base = m->base;
 	view->span = m->span;
 	view->keys = m->dense ? NULL : map_keys((PzStore *) s, m);

@@ -33,7 +33,8 @@
 typedef uint16 PzClass;
 
 #define PZ_CLASS_LIMIT		65536	/* ids 0 .. 65535 */
-#define PZ_NARROW_LIMIT		256		/* narrow dense maps: ids 0 .. 255 */
+#define PZ_NARROW_LIMIT		256		/* one-byte dense entries: ids 0 .. 255 */
+#define PZ_NIBBLE_LIMIT		16		/* half-byte dense entries: ids 0 .. 15 */
 
 /* The empty key of hashed maps; that subject's class is kept aside. */
 #define PZ_EMPTY_KEY		PG_INT64_MIN
@@ -43,7 +44,7 @@ typedef struct PzStoreMap
 {
 	char		purpose[PZ_PURPOSE_NAME];
 	bool		dense;
-	bool		narrow;			/* dense: uint8 entries (the store has <= 256 classes) */
+	int			bits;			/* dense: 4, 8 or 16 per entry, as the class capacity allows */
 	int64		base;			/* dense: the subject id of entry 0 */
 	uint64		span;			/* dense: entries; entry [span] is always 0 */
 	int			shift;			/* hashed: 64 - log2(capacity) */
@@ -52,7 +53,7 @@ typedef struct PzStoreMap
 	uint64		max_used;		/* hashed: beyond this the store goes stale */
 	PzClass		empty_key_class;	/* hashed: the class of subject PZ_EMPTY_KEY */
 	uint64		consents;		/* subjects with a class other than 0 */
-	Size		off_classes;	/* dense: uint8 or PzClass [span + 1]; hashed: PzClass[capacity] */
+	Size		off_classes;	/* dense: [span + 1] entries of bits; hashed: PzClass[capacity] */
 	Size		off_keys;		/* hashed: int64[capacity], PZ_EMPTY_KEY = free */
 } PzStoreMap;
 
@@ -82,8 +83,11 @@ typedef struct PzStore
 /* What a reader resolved one purpose's map to. */
 typedef struct PzMapView
 {
-	const PzClass *classes;		/* hashed, or dense and wide */
-	const uint8 *classes8;		/* dense and narrow */
+	const PzClass *classes;		/* hashed, or dense of 16 bits */
+	const uint8 *classes8;		/* dense of 4 or 8 bits */
+	int			byte_shift;		/* 4 bits: entry i is in byte i >> 1 ... */
+	uint64		half_mask;		/* ... its high half when i & 1 */
+	PzClass		value_mask;
 	const int64 *keys;			/* NULL: dense */
 	int64		base;
 	uint64		span;
@@ -125,10 +129,19 @@ pz_map_probe(const PzMapView *m, int64 subject)
 	}
 }
 
+/* Entry at of a dense map of 4 or 8 bits, without branches. */
+static pg_attribute_always_inline PzClass
+pz_map_small_entry(const uint8 *classes8, int byte_shift, uint64 half_mask, PzClass value_mask,
+				   uint64 at)
+{
+	return (classes8[at >> byte_shift] >> ((at & half_mask) << 2)) & value_mask;
+}
+
 /*
  * A subject's class in one purpose; outside a dense span, entry [span],
- * which is always 0.  Dense maps of stores with few classes take one byte
- * per subject, so that more of them stays in cache during a scan.
+ * which is always 0.  Dense maps of stores with few classes take half a
+ * byte or a byte per subject, so that more of them stays in cache during a
+ * scan.
  */
 static pg_attribute_always_inline PzClass
 pz_map_lookup(const PzMapView *m, int64 subject)
@@ -138,7 +151,9 @@ pz_map_lookup(const PzMapView *m, int64 subject)
 		uint64		off = (uint64) subject - (uint64) m->base;
 		uint64		at = off < m->span ? off : m->span;
 
-		return likely(m->classes8 != NULL) ? m->classes8[at] : m->classes[at];
+		if (likely(m->classes8 != NULL))
+			return pz_map_small_entry(m->classes8, m->byte_shift, m->half_mask, m->value_mask, at);
+		return m->classes[at];
 	}
 	return pz_map_probe(m, subject);
 }

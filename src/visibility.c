@@ -137,6 +137,9 @@ typedef struct VisibilityCache
 	int64		narrow_base;	/* ROW_NARROW: the one map */
 	uint64		narrow_span;
 	const uint8 *narrow_classes;
+	int			narrow_byte_shift;
+	uint64		narrow_half_mask;
+	PzClass		narrow_value_mask;
 
 	/* subjects */
 	SubjectSource source;
@@ -860,18 +863,28 @@ refresh_cache(const char *purpose, Oid userid, TimestampTz stmt)
 		cache.narrow_base = cache.maps[0].base;
 		cache.narrow_span = cache.maps[0].span;
 		cache.narrow_classes = cache.maps[0].classes8;
+		cache.narrow_byte_shift = cache.maps[0].byte_shift;
+		cache.narrow_half_mask = cache.maps[0].half_mask;
+		cache.narrow_value_mask = cache.maps[0].value_mask;
 	}
 }
 
 /* ---- the check ------------------------------------------------------------- */
 
-/* Rows of the common layout: one dense narrow map, no overlay. */
-static pg_attribute_always_inline uint64
-narrow_mask(int64 subject)
+/* The class of a subject in the common layout: one dense map of 4 or 8 bits. */
+static pg_attribute_always_inline PzClass
+narrow_class(int64 subject)
 {
 	uint64		off = (uint64) subject - (uint64) cache.narrow_base;
 
-	return class_mask(cache.narrow_classes[off < cache.narrow_span ? off : cache.narrow_span]);
+	return pz_map_small_entry(cache.narrow_classes, cache.narrow_byte_shift, cache.narrow_half_mask,
+							  cache.narrow_value_mask, off < cache.narrow_span ? off : cache.narrow_span);
+}
+
+static pg_attribute_always_inline uint64
+narrow_mask(int64 subject)
+{
+	return class_mask(narrow_class(subject));
 }
 
 /*
@@ -953,13 +966,12 @@ row_visible_any(int64 subject, const char *category, int len)
 /*
  * The common case alone, in a function that calls nothing (everything
  * else is a tail call), so that it saves no registers: one dense map of
- * one-byte classes, a class already seen, a category name of at most 16
+ * 4- or 8-bit classes, a class already seen, a category name of at most 16
  * bytes found by the collision-free hash.
  */
 static pg_noinline Datum
 row_visible_common(int64 subject, const char *category, int len)
 {
-	uint64		off = (uint64) subject - (uint64) cache.narrow_base;
 	PzClass		cls;
 	uint64		head,
 				tail;
@@ -968,7 +980,7 @@ row_visible_common(int64 subject, const char *category, int len)
 
 	if (unlikely(cache.row_mode != ROW_NARROW || len > 16 || !cache.category_perfect))
 		return row_visible_any(subject, category, len);
-	cls = cache.narrow_classes[off < cache.narrow_span ? off : cache.narrow_span];
+	cls = narrow_class(subject);
 	if (unlikely(cls >= cache.nclass_masks))
 		return row_visible_any(subject, category, len);
 	category_key(category, len, &head, &tail);
