@@ -83,6 +83,25 @@ typedef struct CategoryInfo
 #define CATEGORY_SLOTS		(1 << CATEGORY_SLOTS_LOG2)
 #define CATEGORY_SEEDS		64
 
+/*
+ * The per-row path's own category table: the categories themselves in a
+ * small collision-free hash (8 kB, so it stays in L1d), each with the set of
+ * consent classes (the first 64) that allow it, so that a row's answer is
+ * one bit of that set rather than a second lookup by class.
+ */
+#define HOT_SLOTS_LOG2		8
+#define HOT_SLOTS			(1 << HOT_SLOTS_LOG2)
+#define HOT_CLASSES			64
+
+typedef struct HotCategory
+{
+	uint64		head;
+	uint64		tail;
+	int32		len;			/* -1: a free slot */
+	uint32		index;			/* into categories */
+	uint64		classes;		/* bit k: class k allows the category */
+} HotCategory;					/* 32 bytes: a slot's address is one shift */
+
 /* What a read under the cached purpose by the checked role amounts to. */
 typedef enum Verdict
 {
@@ -128,6 +147,9 @@ typedef struct VisibilityCache
 	CategoryInfo categories[CONSENT_MAX_CATEGORIES + 1];	/* + one matching nothing */
 	uint64		category_seed;
 	bool		category_perfect;
+	uint64		hot_seed;
+	bool		hot_perfect;	/* every category has a hot slot of its own */
+	HotCategory hot[HOT_SLOTS] pg_attribute_aligned(64);
 	uint8		category_slot[CATEGORY_SLOTS];	/* into categories */
 	MemoryContext cxt;
 
@@ -153,6 +175,7 @@ typedef struct VisibilityCache
 	uint64	   *class_masks;	/* [0, nclass_masks) computed; [0] = 0 */
 	uint32		nclass_masks;
 	uint32		class_masks_cap;
+	uint32		hot_classes;	/* Min(nclass_masks, HOT_CLASSES): in hot[].classes */
 
 	/* ... and this transaction's own changes */
 	uint64		overlay_epoch;	/* the overlay's, when last resolved */
@@ -369,6 +392,61 @@ place_categories(void)
 	}
 }
 
+static pg_attribute_always_inline int
+hot_slot_of(uint64 head, uint64 tail, int len, uint64 seed)
+{
+	return (int) (((head + tail + (uint64) len) * seed) >> (64 - HOT_SLOTS_LOG2));
+}
+
+/* The hot table, if a seed places every category in a slot of its own. */
+static void
+place_hot_categories(void)
+{
+	cache.hot_perfect = false;
+	for (int s = 0; s < CATEGORY_SEEDS && !cache.hot_perfect; s++)
+	{
+		uint64		seed = (UINT64CONST(0xD6E8FEB86659FD93) + s * UINT64CONST(0x9E3779B97F4A7C15)) | 1;
+
+		for (int i = 0; i < HOT_SLOTS; i++)
+			cache.hot[i].len = -1;
+		cache.hot_perfect = true;
+		for (int i = 0; i < cache.ncategories && cache.hot_perfect; i++)
+		{
+			CategoryInfo *c = &cache.categories[i];
+			HotCategory *h = &cache.hot[hot_slot_of(c->head, c->tail, c->len, seed)];
+
+			if (h->len >= 0)
+				cache.hot_perfect = false;
+			h->head = c->head;
+			h->tail = c->tail;
+			h->len = c->len;
+			h->index = i;
+			h->classes = 0;
+		}
+		cache.hot_seed = seed;
+	}
+}
+
+/* Class masks computed: the hot table learns which classes allow what. */
+static void
+hot_classes_from_masks(void)
+{
+	uint32		n = Min(cache.nclass_masks, HOT_CLASSES);
+
+	for (int i = 0; i < HOT_SLOTS; i++)
+	{
+		HotCategory *h = &cache.hot[i];
+
+		if (h->len < 0)
+			continue;
+		h->classes = 0;
+		for (uint32 k = 1; k < n; k++)
+			if (cache.class_masks[k] & cache.categories[h->index].bit)
+				h->classes |= UINT64CONST(1) << k;
+	}
+	cache.hot_classes = n;
+}
+
 static void
 load_categories(void)
 {
@@ -389,6 +467,7 @@ load_categories(void)
 		category_key_plain(c->name, c->len, &c->head, &c->tail);
 	}
 	place_categories();
+	place_hot_categories();
 }
 
 static pg_noinline uint64
@@ -456,6 +535,7 @@ new_class_mask(PzClass c)
 	for (uint32 k = Max(cache.nclass_masks, 1); k < n; k++)
 		cache.class_masks[k] = allowed_mask(pz_consent_store_class(cache.store.store, k));
 	cache.nclass_masks = Max(cache.nclass_masks, n);
+	hot_classes_from_masks();
 	return c < cache.nclass_masks ? cache.class_masks[c] : 0;
 }
 
@@ -580,6 +660,7 @@ use_store(void)
 	}
 	cache.class_masks[0] = 0;
 	cache.nclass_masks = 1;
+	hot_classes_from_masks();
 	cache.source = SOURCE_STORE;
 	cache.subjects_valid = true;
 	cache.overlay_epoch = 0;
@@ -763,6 +844,7 @@ load_cache(const char *purpose)
 	cache.class_masks = NULL;
 	cache.class_masks_cap = 0;
 	cache.nclass_masks = 0;
+	cache.hot_classes = 0;
 	cache.overlay_masks = NULL;
 	cache.overlay_known = NULL;
 	cache.overlay_cap = 0;
@@ -857,7 +939,8 @@ refresh_cache(const char *purpose, Oid userid, TimestampTz stmt)
 		cache.subjects_valid && cache.verdict == VERDICT_CHECK_ROWS &&
 		(cache.source == SOURCE_LOCAL || (cache.source == SOURCE_STORE && !pz_overlay_active));
 	cache.row_mode = cache.source == SOURCE_LOCAL ? ROW_LOCAL : ROW_STORE;
-	if (cache.source == SOURCE_STORE && cache.nmaps == 1 && cache.maps[0].classes8 != NULL)
+	if (cache.source == SOURCE_STORE && cache.nmaps == 1 && cache.maps[0].classes8 != NULL &&
+		cache.hot_perfect)
 	{
 		cache.row_mode = ROW_NARROW;
 		cache.narrow_base = cache.maps[0].base;
@@ -966,8 +1049,10 @@ row_visible_any(int64 subject, const char *category, int len)
 /*
  * The common case alone, in a function that calls nothing (everything
  * else is a tail call), so that it saves no registers: one dense map of
- * 4- or 8-bit classes, a class already seen, a category name of at most 16
- * bytes found by the collision-free hash.
+ * 4- or 8-bit classes, a class already seen and among the first 64, a
+ * category name of at most 16 bytes, all categories in the hot table.  The
+ * map and the category chains of loads run side by side and meet in one
+ * shift.
  */
 static pg_noinline Datum
 row_visible_common(int64 subject, const char *category, int len)
@@ -975,18 +1060,18 @@ row_visible_common(int64 subject, const char *category, int len)
 	PzClass		cls;
 	uint64		head,
 				tail;
-	const CategoryInfo *c;
+	const HotCategory *c;
 	uint64		same;
 
-	if (unlikely(cache.row_mode != ROW_NARROW || len > 16 || !cache.category_perfect))
+	if (unlikely(cache.row_mode != ROW_NARROW || len > 16))
 		return row_visible_any(subject, category, len);
 	cls = narrow_class(subject);
-	if (unlikely(cls >= cache.nclass_masks))
+	if (unlikely(cls >= cache.hot_classes))
 		return row_visible_any(subject, category, len);
 	category_key(category, len, &head, &tail);
-	c = &cache.categories[cache.category_slot[category_slot_of(head, tail, len, cache.category_seed)]];
+	c = &cache.hot[hot_slot_of(head, tail, len, cache.hot_seed)];
 	same = (c->head ^ head) | (c->tail ^ tail) | (uint64) (uint32) (c->len ^ len);
-	return BoolGetDatum((cache.class_masks[cls] & c->bit & -(uint64) (same == 0)) != 0);
+	return BoolGetDatum(((c->classes >> cls) & (same == 0)) != 0);
 }
 
 static pg_noinline Datum
