@@ -2,7 +2,8 @@
 # grant and withdraw (every read after a committed change sees it), parallel
 # workers answering as a serial scan does, a crash restart, builds racing a
 # stream of consent commits (every reader's answer checked against plain SQL
-# over the consents table), a hot standby, and a server without the library
+# over the consents table), a hot standby, a logical replication
+# subscriber, the update from 0.1.0, and a server without the library
 # preloaded (the per-backend path).  No fixed sleeps: lockstep, polling.
 use strict;
 use warnings;
@@ -348,6 +349,44 @@ like($fresh, qr/TRIGGER consents_changed AFTER INSERT OR DELETE OR UPDATE ON per
 	'a fresh install has the row trigger, enabled ALWAYS');
 unlike($fresh, qr/invalidate_visibility/, 'and no generic invalidation trigger on consents');
 is($updated, $fresh, 'an install updated from 0.1.0 has the same consents triggers and store functions');
+
+# ---- logical replication: the apply worker's writes reach the store ---------
+# It fires row triggers enabled REPLICA or ALWAYS and no statement triggers
+# (TRUNCATE it replays with its statement triggers): consents_changed() is
+# enabled ALWAYS, so a subscriber's readers see what it applies.
+my $pub = PostgreSQL::Test::Cluster->new('publisher');
+$pub->init(allows_streaming => 'logical');
+$pub->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$pub->start;
+my $sub = PostgreSQL::Test::Cluster->new('subscriber');
+$sub->init;
+$sub->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$sub->start;
+for my $n ($pub, $sub)
+{
+	setup($n);
+}
+consent_all($pub, 'personalization');
+$pub->safe_psql('postgres', 'CREATE PUBLICATION consents FOR TABLE personalize.consents');
+$sub->safe_psql('postgres', 'CREATE SUBSCRIPTION consents CONNECTION $c$' . $pub->connstr('postgres')
+	  . '$c$ PUBLICATION consents');
+$sub->wait_for_subscription_sync($pub, 'consents');
+my $sr2 = session($sub, 'app');
+is(run_q($sr2, $visible_sum), sum_to($N), 'a subscriber reads the consents its initial sync copied');
+$pub->safe_psql('postgres', q{SELECT personalize.withdraw_consent(s, 'recommendation') FROM generate_series(1, 100) s});
+$pub->wait_for_catchup('consents');
+is(run_q($sr2, $visible_sum), sum_to($N) - sum_to(100), 'withdrawals the apply worker writes reach its next statement');
+is($sub->safe_psql('postgres', q{SELECT state FROM personalize.consent_store() WHERE database = current_database()}),
+	'ready', 'applied to the store in place');
+$pub->safe_psql('postgres', 'TRUNCATE personalize.consents');
+$pub->wait_for_catchup('consents');
+is(run_q($sr2, $visible_sum), '0', 'a replicated TRUNCATE too');
+$pub->safe_psql('postgres', q{SELECT personalize.set_consent(s, 'recommendation', 'personalization') FROM generate_series(1, 10) s});
+$pub->wait_for_catchup('consents');
+is(run_q($sr2, $visible_sum), sum_to(10), 'and consents given again');
+$sr2->quit;
+$sub->stop;
+$pub->stop;
 
 # ---- a server without the library preloaded: per-backend loads --------------
 my $plain = PostgreSQL::Test::Cluster->new('plain');
