@@ -528,7 +528,11 @@ allowed_mask(const Consent *c)
 static pg_noinline uint64
 new_class_mask(PzClass c)
 {
-	uint32		n = pz_consent_store_nclasses(cache.store.store);
+	uint32		n;
+
+	/* the map entry naming c was read before the count that covers it */
+	pg_read_barrier();
+	n = pz_consent_store_nclasses(cache.store.store);
 
 	if (n > cache.class_masks_cap)
 		n = cache.class_masks_cap;	/* cannot happen: capacity is fixed per store */
