@@ -86,7 +86,7 @@ pz_purpose_lookup(const char *purpose)
 		elog(ERROR, "personalize: purpose lookup failed");
 	info.known = SPI_processed > 0 && strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), purpose) == 0;
 	info.max_tier = TIER_ENHANCED;
-	for (uint64 i = 0; info.known && i < SPI_processed; i++)
+	for (int64 i = 0; info.known && i < (int64) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -104,11 +104,11 @@ pz_purpose_lookup(const char *purpose)
 			strlcpy(info.chain[info.nchain++], name, PZ_PURPOSE_NAME);
 			at = -1;
 			if (dot != NULL && DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)) &&
-				i + 1 < SPI_processed)
+				i + 1 < (int64) SPI_processed)
 			{
 				char	   *next = SPI_getvalue(SPI_tuptable->vals[i + 1], desc, 1);
 
-				if (strlen(next) == dot - name && strncmp(next, name, dot - name) == 0)
+				if (strlen(next) == (size_t) (dot - name) && strncmp(next, name, dot - name) == 0)
 					at = i + 1;
 			}
 		}
