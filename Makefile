@@ -15,6 +15,8 @@ OBJS = \
 	src/privileged.o \
 	src/purpose.o \
 	src/visibility.o \
+	src/consent_store.o \
+	src/consent_changes.o \
 	src/protected.o \
 	src/guard.o \
 	src/estimates.o \
@@ -43,7 +45,7 @@ UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,personalize--%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout metrics models recommend consent_side_channels
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out
@@ -64,6 +66,9 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header
 # (the build is small), so a changed struct never links against stale code.
 $(OBJS): $(wildcard src/*.h)
+# row_visible() runs once per row and calls into the server for the role and
+# the statement; without the PLT those are direct calls through the GOT.
+src/visibility.o: override CFLAGS += -fno-plt
 src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile

@@ -4,6 +4,7 @@
  */
 #include "personalize.h"
 
+#include "consent_store.h"
 #include "distance.h"
 #include "protected.h"
 #include "purpose.h"
@@ -21,6 +22,8 @@ _PG_init(void)
 	pz_distance_init();
 	pz_purpose_define_guc();
 	pz_visibility_init();
+	pz_consent_store_init();
+	pz_consent_changes_init();
 	pz_protected_init();
 	pz_guard_init();
 	pz_estimates_init();

@@ -16,8 +16,13 @@
 
 extern void pz_distance_init(void);
 extern void pz_visibility_init(void);
+/*
+ * category must point at a varlena's data (VARDATA_ANY): the per-row path
+ * may read up to 7 bytes before it, which are the varlena's own headers.
+ */
 extern bool pz_row_visible(int64 subject, const char *category, int len);
 extern void pz_check_declared_purpose(void);
+extern void pz_visibility_recheck(void);
 extern void pz_guard_init(void);
 extern void pz_estimates_init(void);
 

@@ -57,7 +57,12 @@ pz_purpose_name_valid(const char *name)
  * lowest along the chain, and personal data is allowed only if every
  * ancestor allows it and none decides prices or terms.  Whose grants and
  * consents cover it is a separate, explicit choice (purposes.inherits):
- * personalize.purpose_chain().
+ * itself, then each ancestor for as long as the purpose below it inherits,
+ * exactly as personalize.purpose_chain() says in SQL.  The chain is worked
+ * out here from the rows the lookup reads anyway, because calling that
+ * function plans its recursive query again in every new session, and this
+ * lookup is part of the first statement of every session reading personal
+ * data.
  */
 PurposeInfo
 pz_purpose_lookup(const char *purpose)
@@ -66,42 +71,49 @@ pz_purpose_lookup(const char *purpose)
 	PzPrivileged ctx;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
+	bool		personal = true;
+	int64		at = 0;			/* the row of the next link of the chain */
 
 	memset(&info, 0, sizeof(info));
 	args[0] = CStringGetTextDatum(purpose);
 	pz_privileged_begin(&ctx);
-	if (SPI_execute_with_args("SELECT bool_or(name = $1), min(max_tier)::text, "
-							  "bool_and(personal_data_allowed), bool_or(decides_terms), "
-							  "personalize.purpose_chain($1) "
+	/* the purpose and its ancestors, the longest name (the purpose) first */
+	if (SPI_execute_with_args("SELECT name, max_tier::text, personal_data_allowed, decides_terms, inherits "
 							  "FROM personalize.purposes "
-							  "WHERE name = $1 OR starts_with($1, name || '.')",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+							  "WHERE name = $1 OR starts_with($1, name || '.') "
+							  "ORDER BY length(name) DESC",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: purpose lookup failed");
-	if (SPI_processed == 1)
+	info.known = SPI_processed > 0 && strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), purpose) == 0;
+	info.max_tier = TIER_ENHANCED;
+	for (int64 i = 0; info.known && i < (int64) SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
+		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		Datum		known = SPI_getbinval(tup, desc, 1, &isnull);
+		char	   *name = SPI_getvalue(tup, desc, 1);
 
-		if (!isnull && DatumGetBool(known))
+		info.max_tier = Min(info.max_tier, consent_tier_from_name(SPI_getvalue(tup, desc, 2), false));
+		personal &= DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		info.decides_terms |= DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		/* a link of the chain; the next is its parent, if it inherits */
+		if (i == at && info.nchain < PZ_PURPOSE_DEPTH)
 		{
-			Datum		chain = SPI_getbinval(tup, desc, 5, &isnull);
-			Datum	   *names;
-			int			n;
+			char	   *dot = strrchr(name, '.');
 
-			info.known = true;
-			info.max_tier = consent_tier_from_name(SPI_getvalue(tup, desc, 2), false);
-			info.decides_terms = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)) && !isnull;
-			info.personal_data_allowed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) &&
-				!isnull && !info.decides_terms;
-			deconstruct_array(DatumGetArrayTypeP(chain), TEXTOID, -1, false, TYPALIGN_INT,
-							  &names, NULL, &n);
-			for (int i = 0; i < n && i < PZ_PURPOSE_DEPTH; i++)
-				text_to_cstring_buffer(DatumGetTextPP(names[i]), info.chain[info.nchain++],
-									   PZ_PURPOSE_NAME);
+			strlcpy(info.chain[info.nchain++], name, PZ_PURPOSE_NAME);
+			at = -1;
+			if (dot != NULL && DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)) &&
+				i + 1 < (int64) SPI_processed)
+			{
+				char	   *next = SPI_getvalue(SPI_tuptable->vals[i + 1], desc, 1);
+
+				if (strlen(next) == (size_t) (dot - name) && strncmp(next, name, dot - name) == 0)
+					at = i + 1;
+			}
 		}
 	}
+	info.personal_data_allowed = info.known && personal && !info.decides_terms;
 	pz_privileged_end(&ctx);
 	return info;
 }
@@ -115,6 +127,30 @@ pz_purpose_chain_array(const PurposeInfo *info)
 	for (int i = 0; i < info->nchain; i++)
 		elems[i] = CStringGetTextDatum(info->chain[i]);
 	return PointerGetDatum(construct_array(elems, info->nchain, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Whether a role holds a purpose whose chain was looked up: a grant of any
+ * purpose on the chain, to the role or a role whose privileges it has.
+ */
+bool
+pz_purpose_granted_chain(Oid userid, const PurposeInfo *info)
+{
+	PzPrivileged ctx;
+	Oid			argtypes[2] = {TEXTARRAYOID, OIDOID};
+	Datum		args[2];
+	bool		granted;
+
+	args[0] = pz_purpose_chain_array(info);
+	args[1] = ObjectIdGetDatum(userid);
+	pz_privileged_begin(&ctx);
+	if (SPI_execute_with_args("SELECT 1 FROM personalize.purpose_grants g "
+							  "WHERE g.purpose = ANY ($1) AND pg_has_role($2, g.role, 'USAGE') LIMIT 1",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: purpose grant lookup failed");
+	granted = SPI_processed > 0;
+	pz_privileged_end(&ctx);
+	return granted;
 }
 
 /*
@@ -213,6 +249,7 @@ static void
 assign_purpose(const char *newval, void *extra)
 {
 	pz_purpose_version++;
+	pz_visibility_recheck();
 }
 
 void

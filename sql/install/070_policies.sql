@@ -29,7 +29,36 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION watch_registry_table(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION watch_registry_table(regclass) IS 'install-time helper: the invalidation triggers of a registry table';
-SELECT watch_registry_table(t) FROM unnest(ARRAY['consents', 'purposes', 'purpose_grants', 'signal_categories']::regclass[]) t;
+SELECT watch_registry_table(t) FROM unnest(ARRAY['purposes', 'purpose_grants', 'signal_categories']::regclass[]) t;
+
+-- personalize.consents feeds the shared consent store (src/consent_store.c):
+-- the row trigger records every change, shows it to the transaction's own
+-- later statements and applies it to the store when the transaction
+-- commits; the statement trigger has the store rebuilt after a TRUNCATE.
+-- AFTER, so that what is recorded is what was written.  Both are enabled
+-- ALWAYS, so that sessions with session_replication_role = replica and the
+-- logical replication apply worker (which fires row triggers only) cannot
+-- change consents without the store learning it.  The trigger function
+-- refuses any other table.
+CREATE FUNCTION consents_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'pz_consents_changed' LANGUAGE C;
+REVOKE ALL ON FUNCTION consents_changed() FROM PUBLIC;
+COMMENT ON FUNCTION consents_changed() IS 'trigger on personalize.consents: keeps the shared consent store current (at commit) and shows a transaction its own changes';
+CREATE TRIGGER consents_changed AFTER INSERT OR UPDATE OR DELETE ON consents
+	FOR EACH ROW EXECUTE FUNCTION consents_changed();
+CREATE TRIGGER consents_truncated AFTER TRUNCATE ON consents
+	FOR EACH STATEMENT EXECUTE FUNCTION consents_changed();
+ALTER TABLE consents ENABLE ALWAYS TRIGGER consents_changed;
+ALTER TABLE consents ENABLE ALWAYS TRIGGER consents_truncated;
+
+CREATE FUNCTION consent_store(OUT database name, OUT state text, OUT stale boolean,
+                              OUT purposes integer, OUT consents bigint, OUT classes integer,
+                              OUT bytes bigint, OUT built_at timestamptz, OUT build_ms double precision,
+                              OUT builds bigint, OUT changes_applied bigint, OUT detail text)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'pz_consent_store_sql' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION consent_store() FROM PUBLIC;
+COMMENT ON FUNCTION consent_store() IS
+	'the consent stores in shared memory, one per database: state (ready, stale, building, unusable, empty), purposes, consents held, distinct consents, bytes, when built and how long it took, builds, committed changes applied';
 
 CREATE TABLE protected_tables (
 	relid             regclass PRIMARY KEY,

@@ -2,7 +2,7 @@
 -- security, triggers, function attributes) and its refusals by SQLSTATE.
 SET search_path = public, personalize;
 BEGIN;
-SELECT plan(67);
+SELECT plan(68);
 
 -- Run a query as another role with a purpose declared by that role; the
 -- role switch happens inside, so pgTAP's own tables stay reachable.
@@ -115,6 +115,10 @@ SELECT is((SELECT string_agg(evtname || ':' || evtevent || '=' || evtenabled::te
              FROM pg_event_trigger WHERE evtname LIKE 'personalize%'),
           'personalize_forget_dropped:sql_drop=A, personalize_protect_descendants:ddl_command_end=A',
           'event triggers protect new partitions and forget dropped tables, always');
+SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ', ' ORDER BY tgname) FROM pg_trigger
+            WHERE tgrelid = 'personalize.consents'::regclass AND NOT tgisinternal),
+          'consents_changed=A, consents_truncated=A',
+          'consents changes feed the consent store, ALWAYS (also in replica sessions and the apply worker)');
 
 -- ---- the setting
 SELECT is((SELECT context FROM pg_settings WHERE name = 'personalize.purpose'), 'user',

@@ -23,7 +23,7 @@ DROP TRIGGER invalidate_visibility ON purposes;
 DROP TRIGGER invalidate_visibility ON purpose_grants;
 DROP TRIGGER invalidate_visibility ON signal_categories;
 DROP TRIGGER invalidate_visibility ON protected_tables;
-SELECT watch_registry_table(t) FROM unnest(ARRAY['consents', 'purposes', 'purpose_grants', 'signal_categories']::regclass[]) t;
+SELECT watch_registry_table(t) FROM unnest(ARRAY['purposes', 'purpose_grants', 'signal_categories']::regclass[]) t;
 
 ALTER TABLE protected_tables ADD COLUMN inherited_from regclass;
 COMMENT ON TABLE protected_tables IS 'tables whose rows are filtered by consent, partitions and inheritance children included (rights requests erase from these too)';
