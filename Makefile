@@ -50,6 +50,9 @@ REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out
 
+# The library refuses to read the registry of a database at another version.
+PG_CPPFLAGS = -DPZ_EXTVERSION=\"$(EXTVERSION)\"
+
 # JIT bitcode would add a clang dependency for no measurable gain here.
 override with_llvm = no
 

@@ -64,6 +64,36 @@ pz_purpose_name_valid(const char *name)
  * lookup is part of the first statement of every session reading personal
  * data.
  */
+/*
+ * The library and the extension's SQL objects must be of one version: after
+ * a new library is installed, a database still at an older version would
+ * otherwise fail in some query of the registry with a message that does
+ * not say what to do.  Checked once per backend (inside a privileged SPI
+ * section), and again while it does not hold.
+ */
+static void
+require_current_schema(void)
+{
+	static bool current = false;
+	const char *version;
+
+	if (current)
+		return;
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'personalize'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: extension version lookup failed");
+	if (SPI_processed == 0)
+		return;
+	version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(version, PZ_EXTVERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the personalize extension in this database is at version %s, its library at version %s",
+						version, PZ_EXTVERSION),
+				 errhint("Run ALTER EXTENSION personalize UPDATE.")));
+	current = true;
+}
+
 PurposeInfo
 pz_purpose_lookup(const char *purpose)
 {
@@ -77,6 +107,7 @@ pz_purpose_lookup(const char *purpose)
 	memset(&info, 0, sizeof(info));
 	args[0] = CStringGetTextDatum(purpose);
 	pz_privileged_begin(&ctx);
+	require_current_schema();
 	/* the purpose and its ancestors, the longest name (the purpose) first */
 	if (SPI_execute_with_args("SELECT name, max_tier::text, personal_data_allowed, decides_terms, inherits "
 							  "FROM personalize.purposes "

@@ -53,7 +53,12 @@ is($node->safe_psql('updated',
 		"SELECT extversion FROM pg_extension WHERE extname = 'personalize'"),
 	$previous, "installed at $previous");
 
-my ($rc, $out, $err) = $node->psql('updated', 'ALTER EXTENSION personalize UPDATE');
+# The new library refuses to read an old registry, and says what to do.
+my ($rc, $out, $err) = $node->psql('updated', q{SET ROLE upd_app; SET personalize.purpose = 'recommendation'});
+like($err, qr/extension in this database is at version $previous, its library at version $current.*\n.*ALTER EXTENSION personalize UPDATE/,
+	'before the update, reading under a purpose is refused with a hint to update');
+
+($rc, $out, $err) = $node->psql('updated', 'ALTER EXTENSION personalize UPDATE');
 is($rc, 0, "ALTER EXTENSION personalize UPDATE to $current") or diag($err);
 like($err, qr/purpose "dynamic_pricing" decides prices or terms/,
 	'the update says which purposes it stopped reading personal data');

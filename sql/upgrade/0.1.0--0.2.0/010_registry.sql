@@ -30,13 +30,16 @@ DECLARE
 	r record;
 BEGIN
 	FOR r IN
-		UPDATE @extschema@.purposes p SET decides_terms = true, personal_data_allowed = false
-		 WHERE (p.name = 'pricing' OR p.name LIKE 'pricing.%'
-		        OR p.name ~ '(^|[._])(price|prices|pricing|tariff|tariffs|premium|premiums|terms|underwriting)([._]|$)')
-		RETURNING p.name
+		SELECT p.name FROM @extschema@.purposes p
+		 WHERE p.personal_data_allowed
+		   AND p.name ~ '(^|[._])(price|prices|pricing|tariff|tariffs|premium|premiums|terms|underwriting)([._]|$)'
+		 ORDER BY p.name
 	LOOP
 		RAISE WARNING 'purpose "%" decides prices or terms: it never reads personal data from now on', r.name;
 	END LOOP;
+	UPDATE @extschema@.purposes p SET decides_terms = true, personal_data_allowed = false
+	 WHERE p.name = 'pricing' OR p.name LIKE 'pricing.%'
+	    OR p.name ~ '(^|[._])(price|prices|pricing|tariff|tariffs|premium|premiums|terms|underwriting)([._]|$)';
 END $$;
 ALTER TABLE purposes ADD CONSTRAINT terms_never_personal CHECK (NOT (decides_terms AND personal_data_allowed));
 ALTER TABLE purposes ADD CONSTRAINT price_names_decide_terms
