@@ -162,7 +162,8 @@ pz_purpose_chain_array(const PurposeInfo *info)
 
 /*
  * Whether a role holds a purpose whose chain was looked up: a grant of any
- * purpose on the chain, to the role or a role whose privileges it has.
+ * purpose on the chain (the purpose, and the ancestors it inherits from),
+ * to the role or a role whose privileges it has.
  */
 bool
 pz_purpose_granted_chain(Oid userid, const PurposeInfo *info)
@@ -177,31 +178,6 @@ pz_purpose_granted_chain(Oid userid, const PurposeInfo *info)
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT 1 FROM personalize.purpose_grants g "
 							  "WHERE g.purpose = ANY ($1) AND pg_has_role($2, g.role, 'USAGE') LIMIT 1",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "personalize: purpose grant lookup failed");
-	granted = SPI_processed > 0;
-	pz_privileged_end(&ctx);
-	return granted;
-}
-
-/*
- * A grant of a purpose covers the sub-purposes that inherit from it, for
- * the grantee and every role that has its privileges.
- */
-bool
-pz_purpose_granted(Oid userid, const char *purpose)
-{
-	PzPrivileged ctx;
-	Oid			argtypes[2] = {TEXTOID, OIDOID};
-	Datum		args[2];
-	bool		granted;
-
-	args[0] = CStringGetTextDatum(purpose);
-	args[1] = ObjectIdGetDatum(userid);
-	pz_privileged_begin(&ctx);
-	if (SPI_execute_with_args("SELECT 1 FROM personalize.purpose_grants g "
-							  "WHERE g.purpose = ANY (personalize.purpose_chain($1)) "
-							  "AND pg_has_role($2, g.role, 'USAGE') LIMIT 1",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: purpose grant lookup failed");
 	granted = SPI_processed > 0;
@@ -239,6 +215,7 @@ check_purpose(char **newval, void **extra, GucSource source)
 {
 	const char *purpose = *newval;
 	Oid			userid = GetUserId();
+	PurposeInfo info;
 
 	if (purpose == NULL || purpose[0] == '\0')
 		return true;
@@ -257,14 +234,15 @@ check_purpose(char **newval, void **extra, GucSource source)
 	if (!IsTransactionState() || IsParallelWorker() || !pz_extension_installed())
 		return true;
 
-	if (!pz_purpose_lookup(purpose).known)
+	info = pz_purpose_lookup(purpose);
+	if (!info.known)
 	{
 		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
 		GUC_check_errmsg("unknown purpose \"%s\"", purpose);
 		GUC_check_errhint("Known purposes are listed in personalize.purposes; add one with personalize.create_purpose().");
 		return false;
 	}
-	if (!superuser_arg(userid) && !pz_purpose_granted(userid, purpose))
+	if (!superuser_arg(userid) && !pz_purpose_granted_chain(userid, &info))
 	{
 		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 		GUC_check_errmsg("role \"%s\" may not declare purpose \"%s\"",

@@ -28,7 +28,6 @@ extern uint64 pz_purpose_version;
 extern void pz_purpose_define_guc(void);
 extern bool pz_purpose_name_valid(const char *name);
 extern PurposeInfo pz_purpose_lookup(const char *purpose);
-extern bool pz_purpose_granted(Oid userid, const char *purpose);
 extern bool pz_purpose_granted_chain(Oid userid, const PurposeInfo *info);
 extern void pz_purpose_refuse_ungranted(Oid userid, const char *purpose) pg_attribute_noreturn();
 extern void pz_purpose_refuse_personal_data(const char *purpose, const PurposeInfo *info,

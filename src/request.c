@@ -48,7 +48,7 @@ check_purpose(const char *purpose)
 	if (!info.personal_data_allowed)
 		pz_purpose_refuse_personal_data(purpose, &info,
 										"use personal data, so nothing can be personalized for it");
-	if (!superuser_arg(userid) && !pz_purpose_granted(userid, purpose))
+	if (!superuser_arg(userid) && !pz_purpose_granted_chain(userid, &info))
 		pz_purpose_refuse_ungranted(userid, purpose);
 	return info;
 }
