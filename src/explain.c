@@ -65,7 +65,7 @@ PZ_FUNCTION(pz_explain)
 	float	   *contrib;
 	Contribution *order;
 	int			n = 0;
-	int			max_tier;
+	PurposeInfo info;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -76,14 +76,14 @@ PZ_FUNCTION(pz_explain)
 	purpose = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	InitMaterializedSRF(fcinfo, 0);
 
-	s = pz_serving_for_purpose(purpose, &max_tier);
+	s = pz_serving_for_purpose(purpose, &info);
 	item = pz_serving_item_index(s, item_id);
 	if (item < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("item " INT64_FORMAT " is not in the catalogue", item_id),
 				 errhint("Items are listed in personalize.items.")));
-	pz_request_subject(&r, s, purpose, max_tier, subject);
+	pz_request_subject(&r, s, purpose, &info, subject);
 	score = pz_request_score(&r, item);
 	if (!pz_request_uses_model(&r))
 	{

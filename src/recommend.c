@@ -432,13 +432,13 @@ PZ_FUNCTION(pz_recommend)
 	PzCandidate *list;
 	float	   *contrib;
 	int			n;
-	int			max_tier;
+	PurposeInfo info;
 	const PzServing *s;
 
 	read_args(fcinfo, &a);
 	InitMaterializedSRF(fcinfo, 0);
-	s = pz_serving_for_purpose(a.purpose, &max_tier);
-	pz_request_subject(&r, s, a.purpose, max_tier, a.subject);
+	s = pz_serving_for_purpose(a.purpose, &info);
+	pz_request_subject(&r, s, a.purpose, &info, a.subject);
 	rank_options(&r, &a, &opt);
 	build_eligibility(&r, &a, &e);
 	seed_rng(&rng, &a);

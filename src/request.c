@@ -96,29 +96,32 @@ active_model(const char *purpose)
 }
 
 const PzServing *
-pz_serving_for_purpose(const char *purpose, int *max_tier)
+pz_serving_for_purpose(const char *purpose, PurposeInfo *info)
 {
-	PurposeInfo info = check_purpose(purpose);
+	PurposeInfo checked = check_purpose(purpose);
 
-	if (max_tier)
-		*max_tier = info.max_tier;
+	if (info)
+		*info = checked;
 	return pz_serving_get(active_model(purpose));
 }
 
 /* ---- the subject ---------------------------------------------------------- */
 
-/* The most specific consent on the purpose chain; NULL without any. */
+/*
+ * The most specific consent on the purpose chain; NULL without any.  The
+ * chain comes from the purpose lookup the call began with.
+ */
 static Consent *
-subject_consent(const char *purpose, int64 subject)
+subject_consent(const PurposeInfo *info, int64 subject)
 {
 	PzPrivileged ctx;
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(subject), CStringGetTextDatum(purpose)};
+	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+	Datum		args[2] = {Int64GetDatum(subject), pz_purpose_chain_array(info)};
 	Consent    *c = NULL;
 
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT consent FROM personalize.consents "
-							  "WHERE subject_id = $1 AND purpose = ANY (personalize.purpose_chain($2)) "
+							  "WHERE subject_id = $1 AND purpose = ANY ($2) "
 							  "ORDER BY length(purpose) DESC LIMIT 1",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: consent lookup failed");
@@ -208,15 +211,15 @@ fold_in(PzRequest *r)
 }
 
 void
-pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose, int max_tier,
-				   int64 subject)
+pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose,
+				   const PurposeInfo *info, int64 subject)
 {
 	memset(r, 0, sizeof(*r));
 	r->purpose = purpose;
 	r->s = s;
 	r->subject = subject;
-	r->consent = subject_consent(purpose, subject);
-	r->tier = r->consent ? Min((int) r->consent->tier, max_tier) : TIER_NONE;
+	r->consent = subject_consent(info, subject);
+	r->tier = r->consent ? Min((int) r->consent->tier, info->max_tier) : TIER_NONE;
 	r->personalized = r->tier >= TIER_PERSONALIZATION;
 	if (!r->personalized)
 		return;

@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "consent.h"
+#include "purpose.h"
 #include "serving.h"
 
 #define PZ_KIND_MAX 32
@@ -44,13 +45,14 @@ extern int	pz_history_limit;
 
 /*
  * The snapshot serving a purpose, after checking the caller may use it;
- * max_tier (if not NULL) receives the purpose's tier cap.
+ * info (if not NULL) receives what the purpose lookup found: its tier cap
+ * and whose consents cover it.
  */
-extern const PzServing *pz_serving_for_purpose(const char *purpose, int *max_tier);
+extern const PzServing *pz_serving_for_purpose(const char *purpose, PurposeInfo *info);
 
-/* Load what a request needs to know about the subject (max_tier as above). */
+/* Load what a request needs to know about the subject (info as above). */
 extern void pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose,
-							   int max_tier, int64 subject);
+							   const PurposeInfo *info, int64 subject);
 
 /* Whether the model itself (not the popularity fallback) can score. */
 extern bool pz_request_uses_model(const PzRequest *r);
