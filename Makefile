@@ -4,36 +4,38 @@ EXTENSION  = personalize
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" personalize.control)
 
 MODULE_big = personalize
+# src/ by room, in the order data flows: types, consent, model, serving.
 OBJS = \
 	src/personalize.o \
-	src/embedding.o \
-	src/embedding_ops.o \
-	src/embedding_agg.o \
-	src/embedding8.o \
-	src/distance.o \
-	src/consent.o \
-	src/privileged.o \
-	src/purpose.o \
-	src/visibility.o \
-	src/consent_store.o \
-	src/consent_changes.o \
-	src/protected.o \
-	src/guard.o \
-	src/estimates.o \
-	src/metrics.o \
-	src/matrix.o \
-	src/train_als.o \
-	src/train_knn.o \
-	src/train.o \
-	src/model_store.o \
-	src/foldin.o \
-	src/serving_shmem.o \
-	src/serving_build.o \
-	src/request.o \
-	src/rank.o \
-	src/recommend.o \
-	src/impressions.o \
-	src/explain.o
+	src/types/embedding.o \
+	src/types/embedding_ops.o \
+	src/types/embedding_agg.o \
+	src/types/embedding8.o \
+	src/types/distance.o \
+	src/consent/consent.o \
+	src/consent/privileged.o \
+	src/consent/purpose.o \
+	src/consent/visibility.o \
+	src/consent/consent_store.o \
+	src/consent/consent_changes.o \
+	src/consent/protected.o \
+	src/consent/guard.o \
+	src/consent/estimates.o \
+	src/model/metrics.o \
+	src/model/matrix.o \
+	src/model/train_als.o \
+	src/model/train_knn.o \
+	src/model/train.o \
+	src/model/model_store.o \
+	src/model/foldin.o \
+	src/serving/serving_shmem.o \
+	src/serving/serving_build.o \
+	src/serving/request.o \
+	src/serving/rank.o \
+	src/serving/recommend.o \
+	src/serving/impressions.o \
+	src/serving/explain.o
+SRC_DIRS = src src/types src/consent src/model src/serving
 
 # The install script is assembled from one file per concern under sql/install/;
 # each upgrade script from the files under sql/upgrade/OLD--NEW/.  The install
@@ -50,8 +52,9 @@ REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out
 
-# The library refuses to read the registry of a database at another version.
-PG_CPPFLAGS = -DPZ_EXTVERSION=\"$(EXTVERSION)\"
+# Headers are included by name, from any room.  The library refuses to read
+# the registry of a database at another version.
+PG_CPPFLAGS = $(addprefix -I,$(SRC_DIRS)) -DPZ_EXTVERSION=\"$(EXTVERSION)\"
 
 # JIT bitcode would add a clang dependency for no measurable gain here.
 override with_llvm = no
@@ -68,11 +71,11 @@ endif
 # compiler reassociate sums into SIMD lanes; parsing and arithmetic stay exact.
 # PGXS tracks no header dependencies: every object depends on every header
 # (the build is small), so a changed struct never links against stale code.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h))
 # row_visible() runs once per row and calls into the server for the role and
 # the statement; without the PLT those are direct calls through the GOT.
-src/visibility.o: override CFLAGS += -fno-plt
-src/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
+src/consent/visibility.o: override CFLAGS += -fno-plt
+src/types/distance.o: override CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math -ffp-contract=off -Wno-psabi
 
 personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
 	{ printf '%s\n' '-- Generated from sql/install/*.sql; edit those files instead.' \

@@ -31,7 +31,7 @@ REVOKE ALL ON FUNCTION watch_registry_table(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION watch_registry_table(regclass) IS 'install-time helper: the invalidation triggers of a registry table';
 SELECT watch_registry_table(t) FROM unnest(ARRAY['purposes', 'purpose_grants', 'signal_categories']::regclass[]) t;
 
--- personalize.consents feeds the shared consent store (src/consent_store.c):
+-- personalize.consents feeds the shared consent store (src/consent/consent_store.c):
 -- the row trigger records every change, shows it to the transaction's own
 -- later statements and applies it to the store when the transaction
 -- commits; the statement trigger has the store rebuilt after a TRUNCATE.

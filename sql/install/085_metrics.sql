@@ -1,6 +1,6 @@
 -- Evaluation helpers: ranking metrics at a cutoff k (binary relevance, the
 -- conventions of the implicit library's ranking_metrics_at_k) and the gini()
--- aggregate.  Training calls the same C code (src/metrics.h).
+-- aggregate.  Training calls the same C code (src/model/metrics.h).
 --
 -- For ranked (the list, best first), relevant (held-out ids) and k >= 1:
 --   only ranked[1..k] counts; positions past the end of ranked are misses;
