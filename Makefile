@@ -38,12 +38,12 @@ OBJS = \
 SRC_DIRS = src src/types src/consent src/model src/serving
 
 # The install script is assembled from one file per concern under sql/install/;
-# each upgrade script from the files under sql/upgrade/OLD--NEW/.  The install
+# each upgrade script from the files under sql/upgrade/personalize--OLD--NEW/.  The install
 # scripts of released versions are kept verbatim in sql/released/, so that
 # `CREATE EXTENSION personalize VERSION 'OLD'` and the update path can be tested.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
-UPGRADE_DIRS = $(sort $(wildcard sql/upgrade/*--*))
-UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,personalize--%.sql,$(UPGRADE_DIRS))
+UPGRADE_DIRS = $(sort $(wildcard sql/upgrade/personalize--*--*))
+UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
@@ -83,10 +83,10 @@ personalize--$(EXTVERSION).sql: $(INSTALL_PARTS) personalize.control Makefile
 	  for f in $(INSTALL_PARTS); do printf '\n-- ---- %s\n' "$$f"; cat "$$f"; done; } > $@
 
 .SECONDEXPANSION:
-personalize--%.sql: $$(sort $$(wildcard sql/upgrade/$$*/*.sql)) Makefile
-	{ printf '%s\n' '-- Generated from sql/upgrade/$*/*.sql; edit those files instead.' \
+personalize--%.sql: $$(sort $$(wildcard sql/upgrade/personalize--$$*/*.sql)) Makefile
+	{ printf '%s\n' '-- Generated from sql/upgrade/personalize--$*/*.sql; edit those files instead.' \
 	    '\echo Use "ALTER EXTENSION personalize UPDATE" to load this file. \quit'; \
-	  for f in $(sort $(wildcard sql/upgrade/$*/*.sql)); do printf '\n-- ---- %s\n' "$$f"; cat "$$f"; done; } > $@
+	  for f in $(sort $(wildcard sql/upgrade/personalize--$*/*.sql)); do printf '\n-- ---- %s\n' "$$f"; cat "$$f"; done; } > $@
 
 .PHONY: test demo bench
 

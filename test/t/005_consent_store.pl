@@ -213,9 +213,11 @@ $node->safe_psql('postgres', qq{
 					CASE WHEN phase = 'grant' THEN 'functional' ELSE 'none' END::personalize.consent_tier);
 				COMMIT;
 				-- the store is stale: go on once a reader has started on it
+				-- (poll, at most about 10 s)
 				seen := race_reads();
-				WHILE race_reads() = seen LOOP
-					PERFORM pg_sleep(0.001);
+				FOR w IN 1..10000 LOOP
+					EXIT WHEN race_reads() <> seen;
+					PERFORM pg_sleep(0.001);	-- poll
 				END LOOP;
 			END IF;
 			COMMIT;
