@@ -11,6 +11,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PzSession;
 
 my $N = 3000;    # subjects with one 'session' interaction each, on item 1
 
@@ -39,23 +40,13 @@ sub setup
 }
 setup($node);
 
-# A psql session kept open; errors do not end it.
+# A session of the role; the app declares its purpose.
 sub session
 {
 	my ($n, $user) = @_;
-	my $s = $n->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', $user ]);
+	my $s = open_session($n, $user);
 	$s->query_safe("SET personalize.purpose = 'recommendation'") if $user eq 'app';
 	return $s;
-}
-
-# One statement; its output, or the error.
-sub run_q
-{
-	my ($s, $sql) = @_;
-	my $out = $s->query($sql);
-	my $err = $s->{stderr};
-	$s->{stderr} = '';
-	return $err ne '' ? "ERROR: $err" : $out;
 }
 
 my $visible_sum = 'SELECT coalesce(sum(subject_id), 0) FROM personalize.interactions WHERE item_id = 1';

@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PzSession;
 
 sub new_node
 {
@@ -17,23 +18,6 @@ sub new_node
 	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
 	$node->start;
 	return $node;
-}
-
-# A psql session kept open; errors do not end it.
-sub session
-{
-	my ($node, $user, $db) = @_;
-	return $node->background_psql($db // 'postgres', on_error_stop => 0, extra_params => [ '-U', $user ]);
-}
-
-# One statement; its output, or "ERROR: ..." when it failed.
-sub run_q
-{
-	my ($s, $sql) = @_;
-	my $out = $s->query($sql);
-	my $err = $s->{stderr};
-	$s->{stderr} = '';
-	return $err ne '' ? "ERROR: $err" : $out;
 }
 
 # Items 1..10; subject s (1..10) has a row for item s in session,
@@ -55,7 +39,7 @@ my $node = new_node('side');
 $node->safe_psql('postgres', "CREATE ROLE app LOGIN; $setup");
 $node->safe_psql('postgres', q{SELECT personalize.grant_purpose('app', 'recommendation')});
 
-my $app = session($node, 'app');
+my $app = open_session($node, 'app');
 run_q($app, "SET personalize.purpose = 'recommendation'");
 is(run_q($app, 'SELECT count(*) FROM personalize.interactions'), '10', 'app sees 5 subjects x 2 rows');
 
@@ -90,7 +74,7 @@ is(run_q($app, 'SELECT count(*) FROM personalize.interactions'), '10', 'and back
 my $m1 = $node->safe_psql('postgres', q{SELECT personalize.train('popularity', activate => 'always')});
 my $m2 = $node->safe_psql('postgres', q{SELECT personalize.train('popularity', activate => 'never', seed => 2)});
 $node->safe_psql('postgres', 'CREATE ROLE mallory LOGIN');
-my $mallory = session($node, 'mallory');
+my $mallory = open_session($node, 'mallory');
 # every advisory key that could name the snapshot build or an activation
 run_q($mallory, q{
 	SELECT pg_advisory_lock(x'707A7376'::int, 0), pg_advisory_lock(x'707A7376'::int, 2),
@@ -98,7 +82,7 @@ run_q($mallory, q{
 	       pg_advisory_lock(hashtext('personalize.activate'), hashtext('recommendation'))});
 is(run_q($mallory, q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()}),
 	'5', 'another role holds the advisory locks');
-my $caller = session($node, 'app');
+my $caller = open_session($node, 'app');
 run_q($caller, "SET statement_timeout = '60s'");
 $node->safe_psql('postgres', q{UPDATE personalize.items SET sponsored = true WHERE item_id = 2});
 is(run_q($caller, q{SELECT count(*) FROM personalize.recommend(2, k => 3, exploration => 0)}), '3',
@@ -209,7 +193,7 @@ my $pubconn = $pub->connstr('postgres');
 $sub->safe_psql('postgres', "CREATE SUBSCRIPTION pz CONNECTION \$\$$pubconn\$\$ PUBLICATION pz WITH (copy_data = false)");
 $pub->wait_for_catchup('pz');
 
-my $reader = session($sub, 'app');
+my $reader = open_session($sub, 'app');
 run_q($reader, "SET personalize.purpose = 'recommendation'");
 is(run_q($reader, 'SELECT count(*) FROM personalize.interactions'), '10', 'subscriber: app sees 10 rows');
 
