@@ -1,0 +1,7 @@
+-- 0.2.0 -> 0.3.0: background workers, jobs, drift monitoring, training
+-- progress.  Every part below that only adds objects is a symbolic link to
+-- its sql/install/ file, so the two cannot drift apart while 0.3.0 is the
+-- newest version.  When a later version changes one of those install files,
+-- replace the link here by a copy of the file as released (as was done for
+-- sql/released/).  test/t/006_upgrade.pl checks that an updated database has
+-- the same catalogue as a fresh install.
