@@ -1,0 +1,1 @@
+../../install/130_workers.sql
