@@ -49,6 +49,7 @@
 #include "utils/memutils.h"
 
 #include "matrix.h"
+#include "train_progress.h"
 
 #define PZ_MAX_FACTORS	256
 #define PZ_PAD			16		/* rows padded to a multiple of this */
@@ -489,6 +490,7 @@ pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y)
 		gram_strided(Xp, m->nusers, k, kp, gacc, G);
 		gram_to_float(G, k, kp, p->regularization, Gf);
 		solve_side(&items, m->nitems, bufs, gather_rows, nthreads);
+		pz_progress_step(it + 1, p->iterations);
 	}
 
 	for (int32 u = 0; u < m->nusers; u++)
