@@ -127,6 +127,26 @@ END $$;
 REVOKE ALL ON FUNCTION check_job_owner(name, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION check_job_owner(name, jsonb) IS 'an error unless the job''s owner may act under the purpose its parameters name';
 
+CREATE FUNCTION check_job_definition(job text, every interval, params jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF job !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid job name "%"', job
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'A job name is a lower-case letter followed by up to 62 lower-case letters, digits or underscores.';
+	END IF;
+	IF every < interval '1 second' THEN
+		RAISE EXCEPTION 'a job cannot run more often than once a second (asked: every %)', every
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(params) <> 'object' THEN
+		RAISE EXCEPTION 'job parameters must be a JSON object, not %', jsonb_typeof(params)
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"purpose": "recommendation"}''.';
+	END IF;
+END $$;
+REVOKE ALL ON FUNCTION check_job_definition(text, interval, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION check_job_definition(text, interval, jsonb) IS 'an error unless a job''s name, schedule and parameters are valid';
+
 CREATE FUNCTION schedule_job(job text, kind text, every interval, params jsonb DEFAULT '{}',
                              enabled boolean DEFAULT true, first_run timestamptz DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -134,6 +154,7 @@ BEGIN
 	IF job IS NULL OR kind IS NULL OR every IS NULL THEN
 		RAISE EXCEPTION 'job, kind and every must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM @extschema@.check_job_definition(job, every, coalesce(params, '{}'));
 	PERFORM @extschema@.check_job_kind(kind);
 	PERFORM @extschema@.check_job_owner(@extschema@.acting_role(), coalesce(params, '{}'));
 	INSERT INTO @extschema@.jobs (job_name, kind, schedule, params, enabled, owner, next_run)
@@ -156,6 +177,7 @@ DECLARE
 BEGIN
 	PERFORM @extschema@.check_job_exists(job);
 	SELECT * INTO j FROM @extschema@.jobs WHERE job_name = job FOR UPDATE;
+	PERFORM @extschema@.check_job_definition(job, coalesce(every, j.schedule), coalesce(params, j.params));
 	IF params IS NOT NULL THEN
 		PERFORM @extschema@.check_job_owner(@extschema@.acting_role(), params);
 	END IF;

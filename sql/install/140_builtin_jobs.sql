@@ -41,7 +41,7 @@ BEGIN
 		                          'interactions_up_to', coalesce(since, up_to));
 	END IF;
 	params := coalesce(job.params -> 'params',
-	                   (active.params - 'seed' - 'tuned') || jsonb_build_object('tune', false))
+	                   (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
 	          || jsonb_build_object('activate', 'auto');
 	model := @extschema@.train_model(algorithm, target, params, job.owner);
 	RETURN (SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
