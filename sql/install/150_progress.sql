@@ -12,3 +12,6 @@ COMMENT ON FUNCTION training_progress() IS
 CREATE VIEW training_progress AS SELECT * FROM training_progress();
 COMMENT ON VIEW training_progress IS
 	'running training in this database: phase (reading, splitting, tuning, fitting, evaluating, storing), iteration i of n, rows read, elapsed time';
+-- Like pg_stat_progress_*: everyone sees that training runs, only its role
+-- (or pg_read_all_stats) sees what it is.
+GRANT SELECT ON training_progress TO PUBLIC;
