@@ -32,6 +32,7 @@ _PG_init(void)
 	pz_recommend_define_gucs();
 	pz_train_progress_init();
 	pz_job_settings_define_gucs();
+	pz_train_define_gucs();
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */
