@@ -422,7 +422,7 @@ SELECT p.oid::regprocedure AS public_function
    AND p.prorettype NOT IN ('personalize.embedding'::regtype, 'personalize.embedding8'::regtype)
    AND NOT EXISTS (SELECT 1 FROM unnest(p.proargtypes::oid[]) t
                     WHERE t IN ('personalize.embedding'::regtype, 'personalize.embedding8'::regtype))
- ORDER BY 1::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- 8. Model cards say only what the rows visible under the purpose say.  A
 -- never-consented subject's rows, far in the past and the future, change

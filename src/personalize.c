@@ -10,6 +10,7 @@
 #include "purpose.h"
 #include "recommend.h"
 #include "serving.h"
+#include "train_progress.h"
 #include "utils/builtins.h"
 
 PG_MODULE_MAGIC;
@@ -29,6 +30,9 @@ _PG_init(void)
 	pz_estimates_init();
 	pz_serving_shmem_init();
 	pz_recommend_define_gucs();
+	pz_train_progress_init();
+	pz_job_settings_define_gucs();
+	pz_train_define_gucs();
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */

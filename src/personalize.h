@@ -25,5 +25,7 @@ extern void pz_check_declared_purpose(void);
 extern void pz_visibility_recheck(void);
 extern void pz_guard_init(void);
 extern void pz_estimates_init(void);
+extern void pz_job_settings_define_gucs(void);
+extern void pz_train_define_gucs(void);
 
 #endif							/* PERSONALIZE_H */

@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "personalize.h"
 #include "train.h"
+#include "train_progress.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -280,6 +281,7 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 			td->ntriples++;
 		}
 		SPI_freetuptable(SPI_tuptable);
+		pz_progress_rows(td->ntriples);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
@@ -636,6 +638,7 @@ PZ_FUNCTION(pz_train_model)
 		elog(ERROR, "personalize: SPI_connect failed");
 	p = parse_params(algorithm, params);
 	model_id = pz_store_begin(algorithm, purpose, params, trained_by);
+	pz_progress_begin(model_id, purpose, algorithm);
 
 	initStringInfo(&skipped);
 	categories = usable_categories(&skipped, &warnings);
@@ -648,6 +651,7 @@ PZ_FUNCTION(pz_train_model)
 	if (p.algorithm == ALG_POPULARITY)
 		apply_decay(&td, p.half_life_days);
 
+	pz_progress_phase(PZ_PHASE_SPLITTING);
 	full = pz_matrix_build(td.triples, td.ntriples, td.item_ids, td.nitems);
 	if (full->nusers == 0)
 		ereport(ERROR,
@@ -664,12 +668,19 @@ PZ_FUNCTION(pz_train_model)
 	train = pz_matrix_build(split.train, split.ntrain, td.item_ids, td.nitems);
 	Assert(train->nusers == full->nusers);
 	if (p.tune && p.algorithm == ALG_ALS)
+	{
+		pz_progress_phase(PZ_PHASE_TUNING);
 		p = tune_als(train, &td, p, &warnings);
+	}
 	else if (p.tune)
 		warnings = lappend(warnings, pstrdup("tune applies to als only; parameters used as given"));
+	pz_progress_phase(PZ_PHASE_FITTING_HELDOUT);
 	f = fit(train, &p);
+	pz_progress_phase(PZ_PHASE_EVALUATING);
 	metrics = evaluate(&f, &split, p.k);
+	pz_progress_phase(PZ_PHASE_FITTING_FINAL);
 	f = fit(full, &p);
+	pz_progress_phase(PZ_PHASE_STORING);
 	pz_store_parameters(model_id, &f, &td);
 
 	INSTR_TIME_SET_CURRENT(elapsed);
@@ -677,5 +688,6 @@ PZ_FUNCTION(pz_train_model)
 	pz_store_finish(model_id, purpose, &p, full, &td, categories, skipped.data, warnings,
 					&metrics, INSTR_TIME_GET_MILLISEC(elapsed));
 	SPI_finish();
+	pz_progress_end();
 	PG_RETURN_INT64(model_id);
 }

@@ -46,9 +46,12 @@
 #include <unistd.h>
 
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "matrix.h"
+#include "personalize.h"
+#include "train_progress.h"
 
 #define PZ_MAX_FACTORS	256
 #define PZ_PAD			16		/* rows padded to a multiple of this */
@@ -385,16 +388,31 @@ solve_side(const PzSolveSide *s, int32 nrows, float **bufs, int64 gather_rows,
 	}
 }
 
+/* personalize.train_threads; 0: as many as solver_threads() allows. */
+static int	train_threads = 0;
+
+void
+pz_train_define_gucs(void)
+{
+	DefineCustomIntVariable("personalize.train_threads",
+							"Threads an ALS fit uses (0: one per CPU, at most " CppAsString2(PZ_MAX_THREADS) ").",
+							"1 leaves the other cores to the queries served meanwhile.",
+							&train_threads, 0, 0, PZ_MAX_THREADS,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
 /*
  * Threads for the row solves: one per CPU, at most PZ_MAX_THREADS (the
  * solves scale well to two cores; more would take more of a shared server
- * than one training job should).
+ * than one training job should), or personalize.train_threads.
  */
 static int
 solver_threads(void)
 {
 	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
+	if (train_threads > 0)
+		return train_threads;
 	if (cpus < 1)
 		return 1;
 	return (int) Min(cpus, PZ_MAX_THREADS);
@@ -489,6 +507,7 @@ pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y)
 		gram_strided(Xp, m->nusers, k, kp, gacc, G);
 		gram_to_float(G, k, kp, p->regularization, Gf);
 		solve_side(&items, m->nitems, bufs, gather_rows, nthreads);
+		pz_progress_step(it + 1, p->iterations);
 	}
 
 	for (int32 u = 0; u < m->nusers; u++)

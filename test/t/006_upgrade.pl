@@ -1,7 +1,8 @@
-# The update path: a database created at the previous release and brought
+# The update paths: a database created at an earlier release and brought
 # up with ALTER EXTENSION personalize UPDATE must hold the same extension
 # catalogue as a fresh install (test/sql/catalog_fingerprint.sql), carry
-# its data and protections over, and pass the regression suite.
+# its data and protections over, and pass the regression suite.  0.1.0
+# updates through 0.2.0, so both scripts are exercised.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,9 +10,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $previous = '0.1.0';
+my @releases = ('0.1.0', '0.2.0');
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+# no background jobs: they would write to the databases being compared
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 $node->start;
 
 my $current = $node->safe_psql('postgres',
@@ -67,15 +70,34 @@ is($node->safe_psql('updated',
 	$current, "now at $current");
 
 my @fresh = split /\n/, fingerprint('fresh');
-my @updated = split /\n/, fingerprint('updated');
-my %in_fresh = map { $_ => 1 } @fresh;
-my %in_updated = map { $_ => 1 } @updated;
-my @missing = grep { !$in_updated{$_} } @fresh;
-my @extra = grep { !$in_fresh{$_} } @updated;
 ok(@fresh > 500, 'the fingerprint describes the catalogue (' . scalar(@fresh) . ' lines)');
-is(scalar(@missing) + scalar(@extra), 0, 'the updated catalogue is the fresh one')
-  or diag(join("\n", (map { "only in fresh:   $_" } @missing[0 .. ($#missing < 20 ? $#missing : 19)]),
-		(map { "only in updated: $_" } @extra[0 .. ($#extra < 20 ? $#extra : 19)])));
+
+sub same_catalogue
+{
+	my ($db, $from) = @_;
+	my @updated = split /\n/, fingerprint($db);
+	my %in_fresh = map { $_ => 1 } @fresh;
+	my %in_updated = map { $_ => 1 } @updated;
+	my @missing = grep { !$in_updated{$_} } @fresh;
+	my @extra = grep { !$in_fresh{$_} } @updated;
+	is(scalar(@missing) + scalar(@extra), 0, "the catalogue updated from $from is the fresh one")
+	  or diag(join("\n", (map { "only in fresh:   $_" } @missing[0 .. ($#missing < 20 ? $#missing : 19)]),
+			(map { "only in updated: $_" } @extra[0 .. ($#extra < 20 ? $#extra : 19)])));
+}
+same_catalogue('updated', $previous);
+
+# From 0.2.0: the jobs arrive, built in and owned by whoever updated.
+$node->safe_psql('postgres', 'CREATE DATABASE updated_020');
+$node->safe_psql('updated_020', q{
+	CREATE EXTENSION personalize VERSION '0.2.0';
+	ALTER EXTENSION personalize UPDATE;
+});
+same_catalogue('updated_020', '0.2.0');
+is($node->safe_psql('updated_020', q{
+	SELECT string_agg(job_name || ':' || enabled || ':' || owner, ' ' ORDER BY job_name) FROM personalize.jobs}),
+	'retention:true:' . $node->safe_psql('postgres', 'SELECT current_user') . ' retrain:true:'
+	  . $node->safe_psql('postgres', 'SELECT current_user'),
+	'the built-in jobs exist after the update');
 
 # What the update carried over and corrected.
 is($node->safe_psql('updated', q{
@@ -112,22 +134,26 @@ is($node->safe_psql('updated', q{
 	INSERT INTO shop.likes VALUES (2, 7) ON CONFLICT DO NOTHING});
 like($err, qr/row-level security policy/, 'key probing of a hidden subject is refused after the update');
 
-# The regression suite passes against an updated database.
-$node->safe_psql('postgres', 'CREATE DATABASE regress_updated');
-$node->safe_psql('regress_updated', qq{
-	CREATE EXTENSION personalize VERSION '$previous';
-	ALTER EXTENSION personalize UPDATE;
-});
+# The regression suite passes against a database updated from each release.
 # make test passes the suite's test list (the Makefile's REGRESS)
 my @tests = split ' ', $ENV{PZ_REGRESS_TESTS} // '';
 die "PZ_REGRESS_TESTS is not set: run this test through make test" unless @tests;
-my $outdir = "${PostgreSQL::Test::Utils::tmp_check}/regress_updated";
-mkdir $outdir;
-my $ok = system($ENV{PG_REGRESS}, '--inputdir=.', "--outputdir=$outdir", '--use-existing',
-	'--host=' . $node->host, '--port=' . $node->port, '--dbname=regress_updated',
-	'--load-extension=personalize', @tests) == 0;
-ok($ok, 'the regression suite passes on the updated database')
-  or diag(slurp_file("$outdir/regression.diffs"));
+foreach my $from (@releases)
+{
+	(my $db = "regress_from_$from") =~ s/\./_/g;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION personalize VERSION '$from';
+		ALTER EXTENSION personalize UPDATE;
+	});
+	my $outdir = "${PostgreSQL::Test::Utils::tmp_check}/$db";
+	mkdir $outdir;
+	my $ok = system($ENV{PG_REGRESS}, '--inputdir=.', "--outputdir=$outdir", '--use-existing',
+		'--host=' . $node->host, '--port=' . $node->port, "--dbname=$db",
+		'--load-extension=personalize', @tests) == 0;
+	ok($ok, "the regression suite passes on a database updated from $from")
+	  or diag(slurp_file("$outdir/regression.diffs"));
+}
 
 $node->stop;
 done_testing();

@@ -1,0 +1,116 @@
+-- The built-in job kinds and jobs: retrain, drift, retention.
+
+-- Retraining: when personalize.retrain_interval has passed since the
+-- purpose's newest model, or personalize.retrain_min_interactions new
+-- interactions are visible under the purpose since the last retraining,
+-- train with the job's algorithm and parameters (by default those of the
+-- active model) and let train_model() evaluate, gate and activate.  A
+-- purpose without an active model and without an algorithm in the job's
+-- params is left alone: the first model is a decision for a person.
+CREATE FUNCTION retrain_job(job jobs) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	target text := coalesce(job.params ->> 'purpose', 'recommendation');
+	active @extschema@.models;
+	algorithm text;
+	params jsonb;
+	newest timestamptz;
+	since bigint := (job.last_result ->> 'interactions_up_to')::bigint;
+	up_to bigint;
+	fresh bigint;
+	reason text;
+	model bigint;
+BEGIN
+	SELECT * INTO active FROM @extschema@.models m WHERE m.purpose = target AND m.status = 'active';
+	algorithm := coalesce(job.params ->> 'algorithm', active.algorithm);
+	IF algorithm IS NULL THEN
+		RETURN jsonb_build_object('skipped', format('purpose "%s" has no active model and the job names no algorithm', target));
+	END IF;
+	SELECT max(created_at) INTO newest FROM @extschema@.models m
+	 WHERE m.purpose = target AND m.status <> 'training';
+	SELECT coalesce(max(interaction_id), 0) INTO up_to FROM @extschema@.interactions;
+	fresh := @extschema@.visible_interactions_since(target, coalesce(since, up_to),
+	                                                current_setting('personalize.retrain_min_interactions')::bigint);
+	IF newest IS NULL OR now() - newest >= current_setting('personalize.retrain_interval')::interval THEN
+		reason := 'interval';
+	ELSIF fresh >= current_setting('personalize.retrain_min_interactions')::bigint THEN
+		reason := 'new interactions';
+	ELSE
+		RETURN jsonb_build_object('skipped', 'neither the interval has passed nor enough new interactions arrived',
+		                          'last_model_at', newest, 'new_interactions', fresh,
+		                          'interactions_up_to', coalesce(since, up_to));
+	END IF;
+	params := coalesce(job.params -> 'params',
+	                   (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
+	          || jsonb_build_object('activate', 'auto');
+	model := @extschema@.train_model(algorithm, target, params, job.owner);
+	RETURN (SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
+	                                  'ndcg_at_k', m.metrics -> 'ndcg_at_k', 'status_reason', m.status_reason,
+	                                  'interactions_up_to', up_to)
+	          FROM @extschema@.models m WHERE m.model_id = model);
+END $$;
+REVOKE ALL ON FUNCTION retrain_job(jobs) FROM PUBLIC;
+COMMENT ON FUNCTION retrain_job(jobs) IS
+	'job handler: retrain a purpose''s model when its interval has passed or enough new consented interactions arrived';
+
+-- Counts, up to a limit, the interactions newer than an id that training
+-- under the purpose would read: new rows of withdrawn subjects do not make
+-- a model stale.
+CREATE FUNCTION visible_interactions_since(purpose text, since bigint, up_to_count bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- the caller's declared purpose comes back when the function returns
+SET personalize.purpose = '' AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM set_config('personalize.purpose', purpose, true);
+	SELECT count(*) INTO n FROM (
+		SELECT 1 FROM @extschema@.interactions i
+		 WHERE i.interaction_id > since
+		   AND @extschema@.row_visible(i.subject_id, i.category)
+		 LIMIT up_to_count) s;
+	RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION visible_interactions_since(text, bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION visible_interactions_since(text, bigint, bigint) IS
+	'how many interactions after an id are visible under a purpose (counting stops at a limit)';
+
+-- Retention: interactions older than their category's retention are
+-- deleted, and impressions and feedback older than the job's
+-- "impressions" and "feedback" intervals (default 180 days).
+CREATE FUNCTION retention_job(job jobs) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+	n bigint;
+	deleted jsonb := '{}';
+	result jsonb;
+BEGIN
+	FOR c IN SELECT name, retention FROM @extschema@.signal_categories WHERE retention IS NOT NULL ORDER BY name LOOP
+		DELETE FROM @extschema@.interactions i WHERE i.category = c.name AND i.occurred_at < now() - c.retention;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		IF n > 0 THEN
+			deleted := deleted || jsonb_build_object(c.name, n);
+		END IF;
+	END LOOP;
+	result := jsonb_build_object('interactions', deleted);
+	DELETE FROM @extschema@.impressions
+	 WHERE shown_at < now() - coalesce((job.params ->> 'impressions')::interval, interval '180 days');
+	GET DIAGNOSTICS n = ROW_COUNT;
+	result := result || jsonb_build_object('impressions', n);
+	DELETE FROM @extschema@.feedback
+	 WHERE recorded_at < now() - coalesce((job.params ->> 'feedback')::interval, interval '180 days');
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN result || jsonb_build_object('feedback', n);
+END $$;
+REVOKE ALL ON FUNCTION retention_job(jobs) FROM PUBLIC;
+COMMENT ON FUNCTION retention_job(jobs) IS
+	'job handler: delete interactions older than their category''s retention, and old impressions and feedback';
+
+INSERT INTO job_kinds (kind, handler, description, builtin) VALUES
+	('retrain', 'retrain_job(jobs)', 'retrain a purpose''s model on schedule or when enough new interactions arrived', true),
+	('retention', 'retention_job(jobs)', 'delete data older than its retention', true);
+
+INSERT INTO jobs (job_name, kind, schedule, params, owner, builtin) VALUES
+	('retrain', 'retrain', '5 minutes', '{"purpose": "recommendation"}', current_user, true),
+	('retention', 'retention', '1 hour', '{}', current_user, true);

@@ -1,0 +1,1 @@
+../../install/110_jobs.sql

@@ -1,0 +1,1 @@
+../../install/140_builtin_jobs.sql

@@ -1,0 +1,1 @@
+../../install/150_progress.sql
