@@ -36,7 +36,11 @@ OBJS = \
 	src/serving/recommend.o \
 	src/serving/impressions.o \
 	src/serving/explain.o \
-	src/jobs/job_settings.o
+	src/jobs/job_settings.o \
+	src/jobs/worker_shmem.o \
+	src/jobs/launcher.o \
+	src/jobs/scheduler.o \
+	src/jobs/worker_hooks.o
 SRC_DIRS = src src/types src/consent src/model src/serving src/jobs
 
 # The install script is assembled from one file per concern under sql/install/;

@@ -12,6 +12,8 @@
 #include "serving.h"
 #include "train_progress.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "workers.h"
 
 PG_MODULE_MAGIC;
 
@@ -33,6 +35,12 @@ _PG_init(void)
 	pz_train_progress_init();
 	pz_job_settings_define_gucs();
 	pz_train_define_gucs();
+	pz_workers_init();
+	/*
+	 * Last: reserving the prefix drops the postgresql.conf values of
+	 * personalize.* settings not defined yet, with a warning.
+	 */
+	MarkGUCPrefixReserved("personalize");
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */

@@ -3,7 +3,11 @@
 -- personalize.jobs.  They run only when the library is in
 -- shared_preload_libraries; personalize.run_jobs() is the alternative.
 
--- The launcher and every scheduler of the cluster, from shared memory.
+-- The launcher and the schedulers, from shared memory.  Like
+-- pg_stat_activity's query column, what other databases' schedulers are
+-- doing is shown only to roles with pg_read_all_stats; any other role sees
+-- the launcher and its own database's scheduler (the function filters, so
+-- no view or grant can widen it).
 CREATE FUNCTION worker_status(
 	OUT kind text, OUT datid oid, OUT datname name, OUT pid integer, OUT state text,
 	OUT job text, OUT job_started timestamptz, OUT started_at timestamptz,
@@ -11,15 +15,9 @@ CREATE FUNCTION worker_status(
 RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'pz_worker_status' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION worker_status() IS
-	'the personalize launcher and the schedulers of every database: state, current job, heartbeat, jobs run and failed since start (no rows unless personalize is in shared_preload_libraries)';
--- Like pg_stat_activity, what other databases are doing is for monitoring
--- roles; the view below shows any role its own database.
-REVOKE ALL ON FUNCTION worker_status() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION worker_status() TO pg_read_all_stats;
+	'the personalize launcher and the schedulers (of every database for pg_read_all_stats, else of this one): state, current job, heartbeat, jobs run and failed since start; no rows unless personalize is in shared_preload_libraries';
 
--- security_barrier: a caller's own functions in WHERE must not see the rows
--- of other databases before the filter removes them.
-CREATE VIEW worker_status WITH (security_barrier) AS
+CREATE VIEW worker_status AS
 	SELECT w.kind, w.datid, w.datname, w.pid, w.state, w.job, w.job_started,
 	       w.started_at, w.last_heartbeat, w.jobs_run, w.jobs_failed
 	  FROM @extschema@.worker_status() w

@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -72,6 +73,7 @@ typedef struct LauncherDb
 	TimestampTz next_start;		/* not before */
 	int			failures;		/* in a row */
 	bool		warned;			/* logged that it could not be started */
+	bool		rewake;			/* woken while its scheduler ran: restart at once */
 } LauncherDb;
 
 static HTAB *databases = NULL;
@@ -220,6 +222,7 @@ database_entry(Oid dboid)
 		db->next_start = 0;
 		db->failures = 0;
 		db->warned = false;
+		db->rewake = false;
 	}
 	return db;
 }
@@ -324,8 +327,19 @@ reap_schedulers(void)
 		{
 			db->slot = -1;
 			plan_restart(db, reason, started_at, now);
+			/* it may have looked for the extension just before it came */
+			if (db->rewake)
+				db->next_start = now;
+			db->rewake = false;
 		}
 	}
+}
+
+static void
+wake_database(LauncherDb *db)
+{
+	db->next_start = 0;
+	db->rewake = db->slot >= 0;
 }
 
 /* Databases whose CREATE EXTENSION (or the end of a pause) was announced. */
@@ -351,10 +365,10 @@ take_wake_requests(void)
 
 		hash_seq_init(&it, databases);
 		while ((db = hash_seq_search(&it)) != NULL)
-			db->next_start = 0;
+			wake_database(db);
 	}
 	for (int i = 0; i < nwake; i++)
-		database_entry(wake[i])->next_start = 0;
+		wake_database(database_entry(wake[i]));
 }
 
 static bool

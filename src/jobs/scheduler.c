@@ -27,6 +27,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "personalize.h"
 #include "pgstat.h"
@@ -340,20 +341,21 @@ end_job(bool ran, bool failed)
 }
 
 static void
-record_failure(const char *job, const ErrorData *edata)
+record_failure(const char *job, const ErrorData *edata, TimestampTz started)
 {
 	PG_TRY();
 	{
 		if (open_pass() == PASS_READY)
 		{
-			Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
-			Datum		args[3];
+			Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+			Datum		args[4];
 
 			args[0] = CStringGetTextDatum(job);
 			args[1] = CStringGetTextDatum(edata->message ? edata->message : "");
 			args[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
-			if (SPI_execute_with_args("SELECT personalize.record_job_failure($1, 'worker', $2, $3)",
-									  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+			args[3] = TimestampTzGetDatum(started);
+			if (SPI_execute_with_args("SELECT personalize.record_job_failure($1, 'worker', $2, $3, $4)",
+									  4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "personalize scheduler: record_job_failure() failed");
 		}
 		close_pass();
@@ -380,10 +382,12 @@ job_failed(const char *job)
 	bool		stop;
 	bool		cancel;
 	bool		deliberate;
+	TimestampTz started;
 
 	MemoryContextSwitchTo(pass_context);
 	HOLD_INTERRUPTS();
 	LWLockAcquire(pz_workers->lock, LW_EXCLUSIVE);
+	started = slot->job_started;
 	stop = slot->stop_requested;
 	cancel = slot->cancel_requested;
 	slot->cancel_requested = false;
@@ -405,7 +409,7 @@ job_failed(const char *job)
 						stop ? "the scheduler was asked to stop (DROP, ALTER or CREATE DATABASE)"
 						: "the extension is being dropped or updated")));
 	else if (!stop && !cancel)
-		record_failure(job, edata);
+		record_failure(job, edata, started);
 	FreeErrorData(edata);
 	return !stop && !cancel;
 }
@@ -600,6 +604,8 @@ pz_scheduler_main(Datum arg)
 		MemoryContextSwitchTo(pass_context);
 		sleep_ms = scheduler_pass();
 		pgstat_report_stat(true);
+		/* a stop that cancelled the job has set and consumed our latch */
+		stop_if_asked();
 		wait_for(sleep_ms);
 	}
 }

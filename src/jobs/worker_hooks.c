@@ -30,9 +30,7 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -43,7 +41,6 @@
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
-#include "utils/syscache.h"
 #include "workers.h"
 
 #define MAX_PENDING 8
@@ -57,28 +54,11 @@ static Oid	pending_wake[MAX_PENDING];
 static int	npending_wake = 0;
 static bool wake_own_scheduler = false;
 
-static bool
-have_createdb_privilege(void)
-{
-	HeapTuple	tup;
-	bool		result = false;
-
-	if (superuser())
-		return true;
-	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
-	if (HeapTupleIsValid(tup))
-	{
-		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
-		ReleaseSysCache(tup);
-	}
-	return result;
-}
-
 /*
  * The database a statement needs to itself, if the caller may run it:
  * InvalidOid otherwise, or when the statement will fail before it looks
- * (inside a transaction block where it is not allowed, on the caller's
- * own database).
+ * (inside a transaction block where it is not allowed, or on the caller's
+ * own database, except for copying it).
  */
 static Oid
 database_to_pause(Node *stmt, bool top_level)
@@ -133,7 +113,8 @@ database_to_pause(Node *stmt, bool top_level)
 	if (dbname == NULL)
 		return InvalidOid;
 	dboid = get_database_oid(dbname, true);
-	if (!OidIsValid(dboid) || dboid == MyDatabaseId)
+	/* the others refuse the caller's own database; copying it is allowed */
+	if (!OidIsValid(dboid) || (dboid == MyDatabaseId && !IsA(stmt, CreatedbStmt)))
 		return InvalidOid;
 	if (!pg_database_ownercheck(dboid, GetUserId()) ||
 		(need_createdb && !have_createdb_privilege()))

@@ -18,7 +18,9 @@
 
 #include <signal.h>
 
+#include "catalog/pg_authid.h"
 #include "funcapi.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "personalize.h"
 #include "pgstat.h"
@@ -26,6 +28,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "workers.h"
@@ -346,9 +349,11 @@ put_timestamp(Datum *values, bool *nulls, int col, TimestampTz t)
 }
 
 /*
- * personalize.worker_status(): the launcher and every scheduler of the
- * cluster.  Copied under the lock, then formed outside it (database names
- * come from the catalogue).
+ * personalize.worker_status(): the launcher and the schedulers.  Which job
+ * a database's scheduler runs is no personal data, but like the query
+ * column of pg_stat_activity it is shown for other databases only to roles
+ * with pg_read_all_stats.  Copied under the lock, then formed outside it
+ * (database names come from the catalogue).
  */
 PZ_FUNCTION(pz_worker_status)
 {
@@ -359,6 +364,7 @@ PZ_FUNCTION(pz_worker_status)
 	PzWorkerState launcher_state;
 	TimestampTz launcher_started,
 				launcher_heartbeat;
+	bool		all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (pz_workers == NULL)
@@ -371,7 +377,8 @@ PZ_FUNCTION(pz_worker_status)
 	launcher_started = pz_workers->launcher_started;
 	launcher_heartbeat = pz_workers->launcher_heartbeat;
 	for (int i = 0; i < pz_workers->nslots; i++)
-		if (pz_workers->slots[i].in_use && !pz_workers->slots[i].exited)
+		if (pz_workers->slots[i].in_use && !pz_workers->slots[i].exited &&
+			(all || pz_workers->slots[i].dboid == MyDatabaseId))
 			copy[n++] = pz_workers->slots[i];
 	LWLockRelease(pz_workers->lock);
 
