@@ -156,3 +156,6 @@ ALTER TABLE consents FORCE ROW LEVEL SECURITY;
 
 SELECT pg_catalog.pg_extension_config_dump('consent_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('consents', '');
+-- and where the ledger's numbering is, or a restored database would hand
+-- out entry ids that exist already
+SELECT pg_catalog.pg_extension_config_dump('consent_ledger_entry_id_seq', '');

@@ -78,3 +78,4 @@ COMMENT ON FUNCTION track_many(bigint[], bigint[], text[], text[], real[], times
 
 SELECT pg_catalog.pg_extension_config_dump('items', '');
 SELECT pg_catalog.pg_extension_config_dump('interactions', '');
+SELECT pg_catalog.pg_extension_config_dump('interactions_interaction_id_seq', '');

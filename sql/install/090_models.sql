@@ -10,6 +10,9 @@ CREATE TABLE interaction_kinds (
 	builtin boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE interaction_kinds IS 'training weight of each interaction kind (multiplied by the interaction''s own weight)';
+COMMENT ON COLUMN interaction_kinds.kind IS 'the kind, as interactions.kind spells it';
+COMMENT ON COLUMN interaction_kinds.weight IS 'training weight (a kind not listed weighs 1)';
+COMMENT ON COLUMN interaction_kinds.builtin IS 'installed by the extension; a restore keeps a changed weight';
 INSERT INTO interaction_kinds VALUES
 	('view', 1, true), ('click', 1, true), ('wishlist', 2, true),
 	('cart', 3, true), ('purchase', 5, true), ('rating', 1, true);
@@ -61,8 +64,11 @@ GRANT SELECT ON model_item_factors, model_neighbors, model_popularity TO PUBLIC;
 SELECT seal_registry_table(t, true)
   FROM unnest(ARRAY['interaction_kinds', 'models', 'model_item_factors', 'model_neighbors', 'model_popularity']::regclass[]) t;
 
-SELECT pg_catalog.pg_extension_config_dump('interaction_kinds', 'WHERE NOT builtin');
+CREATE TRIGGER merge_restored BEFORE INSERT ON interaction_kinds
+	FOR EACH ROW EXECUTE FUNCTION merge_restored_builtin('kind', 'weight');
+SELECT pg_catalog.pg_extension_config_dump('interaction_kinds', '');
 SELECT pg_catalog.pg_extension_config_dump('models', '');
+SELECT pg_catalog.pg_extension_config_dump('models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('model_item_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('model_neighbors', '');
 SELECT pg_catalog.pg_extension_config_dump('model_popularity', '');

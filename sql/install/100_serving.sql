@@ -58,6 +58,8 @@ ALTER TABLE feedback ENABLE ROW LEVEL SECURITY;
 ALTER TABLE feedback FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('impressions', '');
 SELECT pg_catalog.pg_extension_config_dump('feedback', '');
+SELECT pg_catalog.pg_extension_config_dump('impressions_impression_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('feedback_feedback_id_seq', '');
 
 CREATE FUNCTION recommend(subject bigint, k integer DEFAULT 10,
                           purpose text DEFAULT 'recommendation', category text DEFAULT NULL,
