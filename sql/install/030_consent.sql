@@ -19,12 +19,15 @@ CREATE TYPE consent (
 );
 COMMENT ON TYPE consent IS 'a consent for one purpose: tier plus explicitly granted (+) and denied (-) signal categories, e.g. personalization+location-purchase_history';
 
+-- Making a consent from category names checks them against the registry
+-- (personalize.signal_categories), so these read it: STABLE, not IMMUTABLE.
 CREATE FUNCTION consent_make(text, text[], text[]) RETURNS consent
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_make(text, text[], text[]) IS 'make_consent() without defaults: tier name, granted and denied categories (each must be registered)';
 CREATE FUNCTION make_consent(tier consent_tier, "grant" text[] DEFAULT '{}', deny text[] DEFAULT '{}')
-	RETURNS consent LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURNS consent LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT @extschema@.consent_make(tier::text, coalesce("grant", '{}'), coalesce(deny, '{}')) $$;
-COMMENT ON FUNCTION make_consent(consent_tier, text[], text[]) IS 'build a consent; a category both granted and denied is denied';
+COMMENT ON FUNCTION make_consent(consent_tier, text[], text[]) IS 'build a consent; a category both granted and denied is denied; every category must be registered';
 
 CREATE FUNCTION consent_tier_name(consent) RETURNS text
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -39,9 +42,11 @@ CREATE FUNCTION denied(consent) RETURNS text[]
 COMMENT ON FUNCTION denied(consent) IS 'categories denied explicitly';
 
 CREATE FUNCTION consent_grant(consent, text) RETURNS consent
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_grant(consent, text) IS 'the consent with a registered category granted explicitly (lifts a denial; the + operator)';
 CREATE FUNCTION consent_revoke(consent, text) RETURNS consent
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_revoke(consent, text) IS 'the consent with a registered category denied explicitly (lifts a grant; the - operator)';
 CREATE FUNCTION consent_allows_tier(consent, text, integer) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION consent_allows_tier(consent, text, integer) IS 'tier rules for a category of the given tier (1, 2 or 3)';

@@ -142,11 +142,19 @@ BEGIN
 	IF name IS NULL OR description IS NULL OR max_tier IS NULL THEN
 		RAISE EXCEPTION 'name, description and max_tier must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF name !~ '^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$' OR length(name) > 64 THEN
+		RAISE EXCEPTION 'invalid purpose name "%"', name
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'Purposes are dotted lower-case names such as "recommendation" or "marketing.email".';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = create_purpose.name) THEN
+		RAISE EXCEPTION 'purpose "%" already exists', name USING ERRCODE = 'duplicate_object';
+	END IF;
 	IF parent_name IS NOT NULL THEN
 		SELECT * INTO parent FROM @extschema@.purposes p WHERE p.name = parent_name;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'parent purpose "%" of "%" does not exist', parent_name, name
-				USING ERRCODE = 'invalid_parameter_value', HINT = 'Create the parent purpose first.';
+				USING ERRCODE = 'undefined_object', HINT = 'Create the parent purpose first.';
 		END IF;
 		IF inherit IS NULL THEN
 			RAISE EXCEPTION 'say whether sub-purpose "%" inherits the grants and consents of "%"', name, parent_name
@@ -231,6 +239,10 @@ COMMENT ON FUNCTION grant_purpose(regrole, text) IS 'allow a role (and its membe
 CREATE FUNCTION revoke_purpose(role regrole, purpose text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.check_purpose_exists(purpose);
 	DELETE FROM @extschema@.purpose_grants g WHERE g.role = revoke_purpose.role AND g.purpose = revoke_purpose.purpose;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.purpose_grants g WHERE g.role = revoke_purpose.role) THEN
 		EXECUTE format('REVOKE SELECT ON @extschema@.interactions FROM %s', role);

@@ -42,17 +42,23 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger
 ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only;
 ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only_truncate;
 
+-- One wording and SQLSTATE for each error about names, wherever a name is
+-- taken (the C code says the same, src/consent/purpose.h): NULL is 22004,
+-- a malformed purpose name 42602, a name nobody registered 42704.
 CREATE FUNCTION check_categories(names text[]) RETURNS void LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	unknown text;
 BEGIN
+	IF array_position(names, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'signal category must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT n INTO unknown FROM unnest(names) n
-	 WHERE n IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.signal_categories c WHERE c.name = n)
+	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.signal_categories c WHERE c.name = n)
 	 LIMIT 1;
 	IF FOUND THEN
-		RAISE EXCEPTION 'unknown signal category "%"', coalesce(unknown, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
+		RAISE EXCEPTION 'signal category "%" does not exist', unknown
+			USING ERRCODE = 'undefined_object',
 			      HINT = 'Known categories are listed in personalize.signal_categories.';
 	END IF;
 END $$;
@@ -60,12 +66,21 @@ END $$;
 CREATE FUNCTION check_purpose_exists(purpose text) RETURNS void LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF purpose IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = purpose) THEN
-		RAISE EXCEPTION 'unknown purpose "%"', coalesce(purpose, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Known purposes are listed in personalize.purposes.';
+	IF purpose IS NULL THEN
+		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF purpose !~ '^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$' OR length(purpose) > 64 THEN
+		RAISE EXCEPTION 'invalid purpose name "%"', purpose
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'Purposes are dotted lower-case names such as "recommendation" or "marketing.email".';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = purpose) THEN
+		RAISE EXCEPTION 'purpose "%" does not exist', purpose
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'Known purposes are listed in personalize.purposes; personalize.create_purpose() adds one.';
 	END IF;
 END $$;
+COMMENT ON FUNCTION check_purpose_exists(text) IS 'an error unless the purpose is registered (NULL and malformed names have errors of their own)';
 
 CREATE FUNCTION record_consent(subject bigint, purpose text, action text, c consent,
                                source text, notice_version text)
@@ -136,12 +151,14 @@ COMMENT ON FUNCTION withdraw_consent(bigint, text, text, text) IS
 	'withdraw a subject''s consent for a purpose: nothing of theirs is visible under it from the next statement';
 
 CREATE FUNCTION consent_of(subject bigint, purpose text) RETURNS consent
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
-	SELECT c.consent FROM @extschema@.consents c
-	 WHERE c.subject_id = consent_of.subject AND c.purpose = consent_of.purpose
-$$;
-COMMENT ON FUNCTION consent_of(bigint, text) IS 'a subject''s current consent for a purpose (NULL when none was ever recorded)';
+BEGIN
+	PERFORM @extschema@.check_purpose_exists(purpose);
+	RETURN (SELECT c.consent FROM @extschema@.consents c
+	         WHERE c.subject_id = consent_of.subject AND c.purpose = consent_of.purpose);
+END $$;
+COMMENT ON FUNCTION consent_of(bigint, text) IS 'a subject''s current consent for a purpose (NULL when none was ever recorded; the purpose must exist)';
 
 REVOKE ALL ON FUNCTION set_consent(bigint, text, consent_tier, text[], text[], text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION withdraw_consent(bigint, text, text, text) FROM PUBLIC;

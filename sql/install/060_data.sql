@@ -38,6 +38,11 @@ BEGIN
 		RAISE EXCEPTION 'subject and item must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM @extschema@.check_categories(ARRAY[category]);
+	IF kind !~ '^[a-z][a-z0-9_]{0,30}$' THEN
+		RAISE EXCEPTION 'invalid interaction kind "%"', kind
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'A kind is a lower-case letter followed by up to 30 lower-case letters, digits or underscores.';
+	END IF;
 	INSERT INTO @extschema@.interactions (subject_id, item_id, category, kind, weight, occurred_at)
 	VALUES (subject, item, category, coalesce(kind, 'view'), coalesce(weight, 1), coalesce(occurred_at, now()));
 END $$;
@@ -52,6 +57,7 @@ RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n int := coalesce(cardinality(subjects), 0);
 	inserted bigint;
+	bad_kind text;
 BEGIN
 	IF coalesce(cardinality(items), 0) <> n OR coalesce(cardinality(categories), 0) <> n
 	   OR (kinds IS NOT NULL AND cardinality(kinds) <> n)
@@ -64,6 +70,12 @@ BEGIN
 		RAISE EXCEPTION 'subject and item must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM @extschema@.check_categories(ARRAY(SELECT DISTINCT c FROM unnest(categories) c));
+	SELECT k INTO bad_kind FROM unnest(kinds) k WHERE k !~ '^[a-z][a-z0-9_]{0,30}$' LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'invalid interaction kind "%"', bad_kind
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'A kind is a lower-case letter followed by up to 30 lower-case letters, digits or underscores.';
+	END IF;
 	INSERT INTO @extschema@.interactions (subject_id, item_id, category, kind, weight, occurred_at)
 	SELECT s, i, c, coalesce(k, 'view'), coalesce(w, 1), coalesce(t, now())
 	  FROM unnest(subjects, items, categories,

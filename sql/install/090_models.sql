@@ -124,6 +124,10 @@ BEGIN
 	IF purpose IS NULL OR algorithm IS NULL THEN
 		RAISE EXCEPTION 'algorithm and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF half_life <= interval '0' THEN
+		RAISE EXCEPTION 'half_life must be positive, not %', half_life
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: half_life => ''30 days''.';
+	END IF;
 	PERFORM @extschema@.require_purpose(purpose, 'train models');
 	RETURN @extschema@.train_model(algorithm, purpose, p, @extschema@.acting_role());
 END $$;
@@ -143,9 +147,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	m @extschema@.models;
 BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT * INTO m FROM @extschema@.models WHERE model_id = model FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model % does not exist', model USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'model % does not exist', model
+			USING ERRCODE = 'undefined_object', HINT = 'Models are listed in personalize.models.';
 	END IF;
 	IF m.status = 'active' THEN
 		RETURN;
@@ -176,6 +184,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	previous bigint;
 BEGIN
+	PERFORM @extschema@.check_purpose_exists(purpose);
 	SELECT model_id INTO previous FROM @extschema@.models m
 	 WHERE m.purpose = rollback_model.purpose AND m.status = 'retired'
 	   AND (EXISTS (SELECT 1 FROM @extschema@.model_item_factors f WHERE f.model_id = m.model_id)
@@ -195,7 +204,13 @@ REVOKE ALL ON FUNCTION rollback_model(text) FROM PUBLIC;
 
 -- The model card: generated from training metadata, never written by hand.
 CREATE FUNCTION model_card(model bigint) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	card jsonb;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT jsonb_build_object(
 		'model_id', m.model_id,
 		'algorithm', m.algorithm,

@@ -93,13 +93,21 @@ BEGIN
 	IF subject IS NULL OR item IS NULL OR purpose IS NULL THEN
 		RAISE EXCEPTION 'subject, item and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF reward IS NULL OR NOT (reward >= 0 AND reward <= 1) THEN
-		RAISE EXCEPTION 'reward must be between 0 and 1, not %', coalesce(reward::text, 'NULL')
+	IF reward IS NULL THEN
+		RAISE EXCEPTION 'reward must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (reward >= 0 AND reward <= 1) THEN
+		RAISE EXCEPTION 'reward must be between 0 and 1, not %', reward
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Record a click or a conversion as 1, a partial outcome as a fraction.';
 	END IF;
-	IF kind IS NULL OR kind !~ '^[a-z][a-z0-9_]{0,30}$' THEN
-		RAISE EXCEPTION 'invalid feedback kind "%"', kind USING ERRCODE = 'invalid_parameter_value';
+	IF kind IS NULL THEN
+		RAISE EXCEPTION 'kind must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF kind !~ '^[a-z][a-z0-9_]{0,30}$' THEN
+		RAISE EXCEPTION 'invalid feedback kind "%"', kind
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'A kind is a lower-case letter followed by up to 30 lower-case letters, digits or underscores.';
 	END IF;
 	PERFORM @extschema@.require_purpose(purpose, 'record feedback');
 	IF NOT (SELECT bool_and(p.personal_data_allowed AND NOT p.decides_terms) FROM @extschema@.purposes p
@@ -109,7 +117,8 @@ BEGIN
 			      DETAIL = 'Feedback is personal data; personalized pricing is refused.';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.items i WHERE i.item_id = item) THEN
-		RAISE EXCEPTION 'item % is not in the catalogue', item USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'item % is not in the catalogue', item
+			USING ERRCODE = 'undefined_object', HINT = 'Items are listed in personalize.items.';
 	END IF;
 	SELECT @extschema@.tier(c.consent) >= 'functional' INTO consented
 	  FROM @extschema@.consents c
