@@ -6,12 +6,16 @@ COMMENT ON TYPE consent_tier IS 'ordered consent tiers: none < functional < pers
 CREATE TYPE consent;
 CREATE FUNCTION consent_in(cstring) RETURNS consent
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_in(cstring) IS 'input function of type consent: text such as personalization+location-purchase_history (syntax only: categories are checked where a consent is made or recorded)';
 CREATE FUNCTION consent_out(consent) RETURNS cstring
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_out(consent) IS 'output function of type consent: the canonical text (lists sorted, duplicates dropped)';
 CREATE FUNCTION consent_recv(internal) RETURNS consent
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_recv(internal) IS 'binary input of type consent: the canonical text, NUL-terminated';
 CREATE FUNCTION consent_send(consent) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_send(consent) IS 'binary output of type consent: the canonical text, NUL-terminated';
 CREATE TYPE consent (
 	INPUT = consent_in, OUTPUT = consent_out,
 	RECEIVE = consent_recv, SEND = consent_send,
@@ -31,6 +35,7 @@ COMMENT ON FUNCTION make_consent(consent_tier, text[], text[]) IS 'build a conse
 
 CREATE FUNCTION consent_tier_name(consent) RETURNS text
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_tier_name(consent) IS 'the tier of a consent as text (tier() returns it as a consent_tier)';
 CREATE FUNCTION tier(c consent) RETURNS consent_tier LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 	AS $$ SELECT @extschema@.consent_tier_name(c)::@extschema@.consent_tier $$;
 COMMENT ON FUNCTION tier(consent) IS 'the tier of a consent';
@@ -52,8 +57,12 @@ CREATE FUNCTION consent_allows_tier(consent, text, integer) RETURNS boolean
 COMMENT ON FUNCTION consent_allows_tier(consent, text, integer) IS 'tier rules for a category of the given tier (1, 2 or 3)';
 CREATE FUNCTION consent_eq(consent, consent) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION consent_eq(consent, consent) IS 'same tier, grants and denials (the = operator)';
 
 CREATE OPERATOR + (LEFTARG = consent, RIGHTARG = text, PROCEDURE = consent_grant);
 CREATE OPERATOR - (LEFTARG = consent, RIGHTARG = text, PROCEDURE = consent_revoke);
 CREATE OPERATOR = (LEFTARG = consent, RIGHTARG = consent, PROCEDURE = consent_eq,
 	COMMUTATOR = =, RESTRICT = eqsel, JOIN = eqjoinsel);
+COMMENT ON OPERATOR +(consent, text) IS 'grant a registered category explicitly: ''functional''::consent + ''location''';
+COMMENT ON OPERATOR -(consent, text) IS 'deny a registered category explicitly: ''enhanced''::consent - ''location''';
+COMMENT ON OPERATOR =(consent, consent) IS 'same tier, grants and denials';

@@ -15,6 +15,15 @@ CREATE TABLE consent_ledger (
 );
 CREATE INDEX ON consent_ledger (subject_id, recorded_at);
 COMMENT ON TABLE consent_ledger IS 'every consent change, append-only: who, what, when, from where, under which notice';
+COMMENT ON COLUMN consent_ledger.entry_id IS 'order of recording';
+COMMENT ON COLUMN consent_ledger.subject_id IS 'the person the consent is about';
+COMMENT ON COLUMN consent_ledger.purpose IS 'the purpose consented to';
+COMMENT ON COLUMN consent_ledger.action IS 'set (set_consent()) or withdraw (withdraw_consent())';
+COMMENT ON COLUMN consent_ledger.consent IS 'the consent recorded (none for a withdrawal)';
+COMMENT ON COLUMN consent_ledger.source IS 'where the person gave it (banner, settings page, support...), as the caller said';
+COMMENT ON COLUMN consent_ledger.notice_version IS 'the version of the notice the person was shown';
+COMMENT ON COLUMN consent_ledger.recorded_by IS 'the role that recorded it (SET ROLE counts)';
+COMMENT ON COLUMN consent_ledger.recorded_at IS 'when it was recorded (clock time, so entries of one transaction are ordered)';
 
 CREATE TABLE consents (
 	subject_id bigint NOT NULL,
@@ -25,6 +34,10 @@ CREATE TABLE consents (
 );
 CREATE INDEX ON consents (purpose);
 COMMENT ON TABLE consents IS 'current consent per subject and purpose (the latest ledger entry)';
+COMMENT ON COLUMN consents.subject_id IS 'the person';
+COMMENT ON COLUMN consents.purpose IS 'the purpose';
+COMMENT ON COLUMN consents.consent IS 'the consent in force';
+COMMENT ON COLUMN consents.updated_at IS 'when it was last recorded';
 
 CREATE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -62,6 +75,7 @@ BEGIN
 			      HINT = 'Known categories are listed in personalize.signal_categories.';
 	END IF;
 END $$;
+COMMENT ON FUNCTION check_categories(text[]) IS 'an error unless every name is a registered signal category';
 
 CREATE FUNCTION check_purpose_exists(purpose text) RETURNS void LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -102,6 +116,7 @@ BEGIN
 	RETURN c;
 END $$;
 REVOKE ALL ON FUNCTION record_consent(bigint, text, text, consent, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION record_consent(bigint, text, text, consent, text, text) IS 'set_consent() and withdraw_consent(): append to the ledger and replace the current consent, after checking the purpose and categories';
 
 CREATE FUNCTION refuse_null_tier() RETURNS consent LANGUAGE plpgsql AS $$
 BEGIN

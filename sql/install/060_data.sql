@@ -9,6 +9,12 @@ CREATE TABLE items (
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE items IS 'the catalogue (not personal data)';
+COMMENT ON COLUMN items.item_id IS 'the application''s id of the item';
+COMMENT ON COLUMN items.category IS 'the item''s category in the catalogue (recommend(category => ...) filters on it; not a signal category)';
+COMMENT ON COLUMN items.attributes IS 'anything else the application wants to keep with the item';
+COMMENT ON COLUMN items.sponsored IS 'paid placement: recommend() caps such items at personalize.sponsored_share and marks them';
+COMMENT ON COLUMN items.embedding IS 'an optional content embedding of the item';
+COMMENT ON COLUMN items.created_at IS 'when the item was added';
 GRANT SELECT ON items TO PUBLIC;
 
 CREATE TABLE interactions (
@@ -24,6 +30,13 @@ CREATE TABLE interactions (
 CREATE INDEX ON interactions (subject_id, occurred_at);
 CREATE INDEX ON interactions (item_id);
 COMMENT ON TABLE interactions IS 'behavioural signals: visible only under a declared purpose the subject consented to for the category';
+COMMENT ON COLUMN interactions.interaction_id IS 'order of recording (names no one)';
+COMMENT ON COLUMN interactions.subject_id IS 'the person who interacted';
+COMMENT ON COLUMN interactions.item_id IS 'the item interacted with';
+COMMENT ON COLUMN interactions.category IS 'the signal category of the row: which consent makes it visible';
+COMMENT ON COLUMN interactions.kind IS 'view, click, cart, purchase... (training weight from interaction_kinds)';
+COMMENT ON COLUMN interactions.weight IS 'the interaction''s own weight, multiplied by its kind''s';
+COMMENT ON COLUMN interactions.occurred_at IS 'when it happened';
 
 -- Reading is governed by the policy, and only roles holding a purpose may
 -- try (grant_purpose() gives them SELECT); writing needs an explicit grant:
