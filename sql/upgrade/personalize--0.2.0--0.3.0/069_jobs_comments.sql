@@ -1,0 +1,1 @@
+../../install/190_jobs_comments.sql
