@@ -1,1 +1,0 @@
-../../install/190_jobs_comments.sql
