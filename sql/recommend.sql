@@ -53,7 +53,7 @@ SELECT item_id, round(score::numeric, 3) AS score, rank, reason, explored, spons
 -- seen items can be asked for; exclude drops any item
 SELECT array_agg(item_id ORDER BY rank) FROM recommend(1, k => 5, exploration => 0, exclude_seen => false);
 SELECT array_agg(item_id ORDER BY rank) FROM recommend(1, k => 5, exploration => 0, exclude => '{3, 11, 424242}');
--- a category filter; an unknown category has nothing in it
+-- a category filter; a category no item has is an error (a misspelling, not an empty list)
 SELECT item_id, reason FROM recommend(1, k => 3, category => 'music', exploration => 0);
 SELECT count(*) FROM recommend(1, category => 'no such category', exploration => 0);
 

@@ -1,6 +1,7 @@
 -- The vocabulary: signal categories, purposes, and which roles may act under
--- which purpose.  Rows marked builtin come from this script and are not
--- dumped; everything an administrator adds is.
+-- which purpose.  Rows marked builtin come from this script; they are
+-- dumped like the others, so that what an administrator changed in them
+-- survives a restore (merge_restored_builtin() below).
 
 -- Registry tables change only through the extension's functions (SECURITY
 -- DEFINER, owned by the installing superuser) or by their owner: row-level
@@ -17,6 +18,32 @@ END $$;
 REVOKE ALL ON FUNCTION seal_registry_table(regclass, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION seal_registry_table(regclass, boolean) IS 'install-time helper: only the owner and the extension''s functions write a registry table';
 
+-- A restore runs CREATE EXTENSION, which writes the built-in rows as this
+-- version ships them, and then loads the dumped rows, built-in ones
+-- included.  A restored built-in row updates the installed one instead of
+-- colliding with it, in the columns an administrator may tune (the
+-- trigger's arguments after the key column): a weight, a retention or a
+-- narrower tier cap set before the dump is set again.  A built-in row this
+-- version does not have is inserted as it was.
+CREATE FUNCTION merge_restored_builtin() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	key text := TG_ARGV[0];
+	merged bigint;
+BEGIN
+	IF NOT NEW.builtin THEN
+		RETURN NEW;
+	END IF;
+	EXECUTE format('UPDATE %s t SET %s WHERE t.%I = ($1).%I AND t.builtin', TG_RELID::regclass,
+	               (SELECT string_agg(format('%I = ($1).%I', c, c), ', ') FROM unnest(TG_ARGV[1:]) c),
+	               key, key)
+	USING NEW;
+	GET DIAGNOSTICS merged = ROW_COUNT;
+	RETURN CASE WHEN merged = 0 THEN NEW END;
+END $$;
+REVOKE ALL ON FUNCTION merge_restored_builtin() FROM PUBLIC;
+COMMENT ON FUNCTION merge_restored_builtin() IS 'trigger: a restored built-in row updates the one CREATE EXTENSION wrote (in the columns named by the trigger''s arguments) instead of colliding with it';
+
 CREATE TABLE signal_categories (
 	name          text PRIMARY KEY
 	              CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -26,6 +53,11 @@ CREATE TABLE signal_categories (
 	builtin       boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE signal_categories IS 'kinds of personal signal; tier 1 functional, 2 personalization, 3 enhanced (per-category grant); a category without justification is never used for training';
+COMMENT ON COLUMN signal_categories.name IS 'lower-case name, as consents and interactions.category spell it';
+COMMENT ON COLUMN signal_categories.tier IS '1 functional, 2 personalization, 3 enhanced: the lowest consent tier that allows the category (tier 3 also needs an explicit grant)';
+COMMENT ON COLUMN signal_categories.justification IS 'why the category is needed, shown on model cards; NULL: never used for training';
+COMMENT ON COLUMN signal_categories.retention IS 'how long interactions of the category are kept (the retention job deletes older ones); NULL: no limit';
+COMMENT ON COLUMN signal_categories.builtin IS 'installed by the extension; a restore keeps what was changed in its tier, justification and retention';
 
 INSERT INTO signal_categories (name, tier, justification, retention, builtin) VALUES
 	('session', 1, 'Signals of the current visit, needed to deliver the service (cart, recently viewed this session).', '1 day', true),
@@ -72,7 +104,7 @@ COMMENT ON COLUMN purposes.name IS 'dotted lower-case name; "marketing.email" is
 COMMENT ON COLUMN purposes.description IS 'what the purpose is for, in words a person understands';
 COMMENT ON COLUMN purposes.max_tier IS 'highest consent tier whose categories the purpose may read (the lowest along its ancestors applies)';
 COMMENT ON COLUMN purposes.personal_data_allowed IS 'false: reading personal data under the purpose is an error (so is reading under a sub-purpose)';
-COMMENT ON COLUMN purposes.builtin IS 'installed by the extension (not dumped)';
+COMMENT ON COLUMN purposes.builtin IS 'installed by the extension; a restore keeps what was changed in its description, tier cap and personal-data use';
 COMMENT ON COLUMN purposes.decides_terms IS 'the purpose decides prices or terms offered to a person; such a purpose, and every sub-purpose of it, never reads personal data';
 COMMENT ON COLUMN purposes.inherits IS 'a sub-purpose covered by its parent''s purpose grants, consents and active model; false: it needs its own';
 
@@ -110,11 +142,19 @@ BEGIN
 	IF name IS NULL OR description IS NULL OR max_tier IS NULL THEN
 		RAISE EXCEPTION 'name, description and max_tier must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF name !~ '^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$' OR length(name) > 64 THEN
+		RAISE EXCEPTION 'invalid purpose name "%"', name
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'Purposes are dotted lower-case names such as "recommendation" or "marketing.email".';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = create_purpose.name) THEN
+		RAISE EXCEPTION 'purpose "%" already exists', name USING ERRCODE = 'duplicate_object';
+	END IF;
 	IF parent_name IS NOT NULL THEN
 		SELECT * INTO parent FROM @extschema@.purposes p WHERE p.name = parent_name;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'parent purpose "%" of "%" does not exist', parent_name, name
-				USING ERRCODE = 'invalid_parameter_value', HINT = 'Create the parent purpose first.';
+				USING ERRCODE = 'undefined_object', HINT = 'Create the parent purpose first.';
 		END IF;
 		IF inherit IS NULL THEN
 			RAISE EXCEPTION 'say whether sub-purpose "%" inherits the grants and consents of "%"', name, parent_name
@@ -199,6 +239,10 @@ COMMENT ON FUNCTION grant_purpose(regrole, text) IS 'allow a role (and its membe
 CREATE FUNCTION revoke_purpose(role regrole, purpose text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.check_purpose_exists(purpose);
 	DELETE FROM @extschema@.purpose_grants g WHERE g.role = revoke_purpose.role AND g.purpose = revoke_purpose.purpose;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.purpose_grants g WHERE g.role = revoke_purpose.role) THEN
 		EXECUTE format('REVOKE SELECT ON @extschema@.interactions FROM %s', role);
@@ -221,8 +265,12 @@ SELECT seal_registry_table('signal_categories', true);
 SELECT seal_registry_table('purposes', true);
 SELECT seal_registry_table('purpose_grants', false);
 
-SELECT pg_catalog.pg_extension_config_dump('signal_categories', 'WHERE NOT builtin');
-SELECT pg_catalog.pg_extension_config_dump('purposes', 'WHERE NOT builtin');
+CREATE TRIGGER merge_restored BEFORE INSERT ON signal_categories
+	FOR EACH ROW EXECUTE FUNCTION merge_restored_builtin('name', 'tier', 'justification', 'retention');
+CREATE TRIGGER merge_restored BEFORE INSERT ON purposes
+	FOR EACH ROW EXECUTE FUNCTION merge_restored_builtin('name', 'description', 'max_tier', 'personal_data_allowed');
+SELECT pg_catalog.pg_extension_config_dump('signal_categories', '');
+SELECT pg_catalog.pg_extension_config_dump('purposes', '');
 -- Grants to roles dropped since are not dumped: their OIDs could name
 -- another role where the dump is restored.
 SELECT pg_catalog.pg_extension_config_dump('purpose_grants',

@@ -15,6 +15,15 @@ CREATE TABLE consent_ledger (
 );
 CREATE INDEX ON consent_ledger (subject_id, recorded_at);
 COMMENT ON TABLE consent_ledger IS 'every consent change, append-only: who, what, when, from where, under which notice';
+COMMENT ON COLUMN consent_ledger.entry_id IS 'order of recording';
+COMMENT ON COLUMN consent_ledger.subject_id IS 'the person the consent is about';
+COMMENT ON COLUMN consent_ledger.purpose IS 'the purpose consented to';
+COMMENT ON COLUMN consent_ledger.action IS 'set (set_consent()) or withdraw (withdraw_consent())';
+COMMENT ON COLUMN consent_ledger.consent IS 'the consent recorded (none for a withdrawal)';
+COMMENT ON COLUMN consent_ledger.source IS 'where the person gave it (banner, settings page, support...), as the caller said';
+COMMENT ON COLUMN consent_ledger.notice_version IS 'the version of the notice the person was shown';
+COMMENT ON COLUMN consent_ledger.recorded_by IS 'the role that recorded it (SET ROLE counts)';
+COMMENT ON COLUMN consent_ledger.recorded_at IS 'when it was recorded (clock time, so entries of one transaction are ordered)';
 
 CREATE TABLE consents (
 	subject_id bigint NOT NULL,
@@ -25,6 +34,10 @@ CREATE TABLE consents (
 );
 CREATE INDEX ON consents (purpose);
 COMMENT ON TABLE consents IS 'current consent per subject and purpose (the latest ledger entry)';
+COMMENT ON COLUMN consents.subject_id IS 'the person';
+COMMENT ON COLUMN consents.purpose IS 'the purpose';
+COMMENT ON COLUMN consents.consent IS 'the consent in force';
+COMMENT ON COLUMN consents.updated_at IS 'when it was last recorded';
 
 CREATE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -42,30 +55,46 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger
 ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only;
 ALTER TABLE consent_ledger ENABLE ALWAYS TRIGGER append_only_truncate;
 
+-- One wording and SQLSTATE for each error about names, wherever a name is
+-- taken (the C code says the same, src/consent/purpose.h): NULL is 22004,
+-- a malformed purpose name 42602, a name nobody registered 42704.
 CREATE FUNCTION check_categories(names text[]) RETURNS void LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	unknown text;
 BEGIN
+	IF array_position(names, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'signal category must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT n INTO unknown FROM unnest(names) n
-	 WHERE n IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.signal_categories c WHERE c.name = n)
+	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.signal_categories c WHERE c.name = n)
 	 LIMIT 1;
 	IF FOUND THEN
-		RAISE EXCEPTION 'unknown signal category "%"', coalesce(unknown, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
+		RAISE EXCEPTION 'signal category "%" does not exist', unknown
+			USING ERRCODE = 'undefined_object',
 			      HINT = 'Known categories are listed in personalize.signal_categories.';
 	END IF;
 END $$;
+COMMENT ON FUNCTION check_categories(text[]) IS 'an error unless every name is a registered signal category';
 
 CREATE FUNCTION check_purpose_exists(purpose text) RETURNS void LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF purpose IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = purpose) THEN
-		RAISE EXCEPTION 'unknown purpose "%"', coalesce(purpose, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Known purposes are listed in personalize.purposes.';
+	IF purpose IS NULL THEN
+		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF purpose !~ '^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$' OR length(purpose) > 64 THEN
+		RAISE EXCEPTION 'invalid purpose name "%"', purpose
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'Purposes are dotted lower-case names such as "recommendation" or "marketing.email".';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.purposes p WHERE p.name = purpose) THEN
+		RAISE EXCEPTION 'purpose "%" does not exist', purpose
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'Known purposes are listed in personalize.purposes; personalize.create_purpose() adds one.';
 	END IF;
 END $$;
+COMMENT ON FUNCTION check_purpose_exists(text) IS 'an error unless the purpose is registered (NULL and malformed names have errors of their own)';
 
 CREATE FUNCTION record_consent(subject bigint, purpose text, action text, c consent,
                                source text, notice_version text)
@@ -87,6 +116,7 @@ BEGIN
 	RETURN c;
 END $$;
 REVOKE ALL ON FUNCTION record_consent(bigint, text, text, consent, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION record_consent(bigint, text, text, consent, text, text) IS 'set_consent() and withdraw_consent(): append to the ledger and replace the current consent, after checking the purpose and categories';
 
 CREATE FUNCTION refuse_null_tier() RETURNS consent LANGUAGE plpgsql AS $$
 BEGIN
@@ -136,12 +166,14 @@ COMMENT ON FUNCTION withdraw_consent(bigint, text, text, text) IS
 	'withdraw a subject''s consent for a purpose: nothing of theirs is visible under it from the next statement';
 
 CREATE FUNCTION consent_of(subject bigint, purpose text) RETURNS consent
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
-	SELECT c.consent FROM @extschema@.consents c
-	 WHERE c.subject_id = consent_of.subject AND c.purpose = consent_of.purpose
-$$;
-COMMENT ON FUNCTION consent_of(bigint, text) IS 'a subject''s current consent for a purpose (NULL when none was ever recorded)';
+BEGIN
+	PERFORM @extschema@.check_purpose_exists(purpose);
+	RETURN (SELECT c.consent FROM @extschema@.consents c
+	         WHERE c.subject_id = consent_of.subject AND c.purpose = consent_of.purpose);
+END $$;
+COMMENT ON FUNCTION consent_of(bigint, text) IS 'a subject''s current consent for a purpose (NULL when none was ever recorded; the purpose must exist)';
 
 REVOKE ALL ON FUNCTION set_consent(bigint, text, consent_tier, text[], text[], text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION withdraw_consent(bigint, text, text, text) FROM PUBLIC;
@@ -156,3 +188,6 @@ ALTER TABLE consents FORCE ROW LEVEL SECURITY;
 
 SELECT pg_catalog.pg_extension_config_dump('consent_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('consents', '');
+-- and where the ledger's numbering is, or a restored database would hand
+-- out entry ids that exist already
+SELECT pg_catalog.pg_extension_config_dump('consent_ledger_entry_id_seq', '');

@@ -293,6 +293,7 @@ CREATE EVENT TRIGGER personalize_protect_descendants ON ddl_command_end
 	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE')
 	EXECUTE FUNCTION protect_new_descendants();
 ALTER EVENT TRIGGER personalize_protect_descendants ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER personalize_protect_descendants IS 'a partition or inheritance child of a protected table is protected in the command that creates or attaches it';
 
 CREATE FUNCTION forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -307,6 +308,7 @@ CREATE EVENT TRIGGER personalize_forget_dropped ON sql_drop
 	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION forget_dropped_tables();
 ALTER EVENT TRIGGER personalize_forget_dropped ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER personalize_forget_dropped IS 'a dropped table leaves personalize.protected_tables (so its OID cannot name another table later)';
 
 CREATE FUNCTION unprotect(tbl regclass) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -10,18 +10,41 @@ SELECT c.purpose, @extschema@.tier(c.consent) AS tier, sc.name AS category, sc.t
   FROM @extschema@.consents c CROSS JOIN @extschema@.signal_categories sc
  GROUP BY 1, 2, 3, 4;
 COMMENT ON VIEW consent_coverage IS 'per purpose, consent tier and category: how many subjects allow it';
+COMMENT ON COLUMN consent_coverage.purpose IS 'the purpose consented to';
+COMMENT ON COLUMN consent_coverage.tier IS 'the tier of the consents counted';
+COMMENT ON COLUMN consent_coverage.category IS 'a signal category';
+COMMENT ON COLUMN consent_coverage.category_tier IS 'the tier of the category (1 functional, 2 personalization, 3 enhanced)';
+COMMENT ON COLUMN consent_coverage.subjects_allowed IS 'subjects whose consent allows the category under the purpose (within the purpose''s tier cap)';
+COMMENT ON COLUMN consent_coverage.subjects_with_consent IS 'subjects with a consent of this tier for the purpose';
 
 CREATE VIEW consent_history AS
 SELECT entry_id, subject_id, purpose, action, consent, @extschema@.tier(consent) AS tier,
        source, notice_version, recorded_by, recorded_at
   FROM @extschema@.consent_ledger;
 COMMENT ON VIEW consent_history IS 'the consent ledger, in order';
+COMMENT ON COLUMN consent_history.entry_id IS 'order of recording';
+COMMENT ON COLUMN consent_history.subject_id IS 'the person the consent is about';
+COMMENT ON COLUMN consent_history.purpose IS 'the purpose consented to';
+COMMENT ON COLUMN consent_history.action IS 'set or withdraw';
+COMMENT ON COLUMN consent_history.consent IS 'the consent recorded';
+COMMENT ON COLUMN consent_history.tier IS 'its tier';
+COMMENT ON COLUMN consent_history.source IS 'where the person gave it, as the caller said';
+COMMENT ON COLUMN consent_history.notice_version IS 'the version of the notice the person was shown';
+COMMENT ON COLUMN consent_history.recorded_by IS 'the role that recorded it';
+COMMENT ON COLUMN consent_history.recorded_at IS 'when';
 
 CREATE VIEW purpose_access AS
 SELECT g.role, g.purpose, p.max_tier, p.personal_data_allowed, g.granted_by, g.granted_at,
        ARRAY(SELECT m.roleid::regrole FROM pg_auth_members m WHERE m.member = g.role::oid) AS member_of
   FROM @extschema@.purpose_grants g JOIN @extschema@.purposes p ON p.name = g.purpose;
 COMMENT ON VIEW purpose_access IS 'which roles may act under which purpose';
+COMMENT ON COLUMN purpose_access.role IS 'the grantee (its members with INHERIT hold the purpose too)';
+COMMENT ON COLUMN purpose_access.purpose IS 'the purpose granted';
+COMMENT ON COLUMN purpose_access.max_tier IS 'the purpose''s tier cap';
+COMMENT ON COLUMN purpose_access.personal_data_allowed IS 'whether the purpose may read personal data at all';
+COMMENT ON COLUMN purpose_access.granted_by IS 'the role that called grant_purpose()';
+COMMENT ON COLUMN purpose_access.granted_at IS 'when';
+COMMENT ON COLUMN purpose_access.member_of IS 'the roles the grantee is a member of';
 
 CREATE VIEW protection_status AS
 SELECT t.relid AS table_name, t.subject_column, coalesce(t.category_column::text, quote_literal(t.category_constant)) AS category,

@@ -46,14 +46,19 @@ COMMENT ON FUNCTION ndcg_at_k(bigint[], bigint[], integer) IS
 
 CREATE FUNCTION gini_accum(internal, double precision) RETURNS internal
 	AS 'MODULE_PATHNAME', 'pz_gini_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION gini_accum(internal, double precision) IS 'gini() state function: keeps each value (NULLs skipped; negative, NaN and infinite values are errors)';
 CREATE FUNCTION gini_combine(internal, internal) RETURNS internal
 	AS 'MODULE_PATHNAME', 'pz_gini_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION gini_combine(internal, internal) IS 'gini() combine function: concatenates the values of two partial states';
 CREATE FUNCTION gini_serialize(internal) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'pz_gini_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gini_serialize(internal) IS 'gini() serial function: a partial state as bytes, for parallel workers';
 CREATE FUNCTION gini_deserialize(bytea, internal) RETURNS internal
 	AS 'MODULE_PATHNAME', 'pz_gini_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gini_deserialize(bytea, internal) IS 'gini() deserial function: a partial state from bytes';
 CREATE FUNCTION gini_final(internal) RETURNS double precision
 	AS 'MODULE_PATHNAME', 'pz_gini_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION gini_final(internal) IS 'gini() final function: sorts the values and computes the coefficient';
 
 CREATE AGGREGATE gini(double precision) (
 	SFUNC = gini_accum,

@@ -10,6 +10,9 @@ CREATE TABLE interaction_kinds (
 	builtin boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE interaction_kinds IS 'training weight of each interaction kind (multiplied by the interaction''s own weight)';
+COMMENT ON COLUMN interaction_kinds.kind IS 'the kind, as interactions.kind spells it';
+COMMENT ON COLUMN interaction_kinds.weight IS 'training weight (a kind not listed weighs 1)';
+COMMENT ON COLUMN interaction_kinds.builtin IS 'installed by the extension; a restore keeps a changed weight';
 INSERT INTO interaction_kinds VALUES
 	('view', 1, true), ('click', 1, true), ('wishlist', 2, true),
 	('cart', 3, true), ('purchase', 5, true), ('rating', 1, true);
@@ -35,6 +38,21 @@ CREATE TABLE models (
 );
 CREATE UNIQUE INDEX models_one_active ON models (purpose) WHERE status = 'active';
 COMMENT ON TABLE models IS 'every model version: parameters, data snapshot, held-out metrics, status';
+COMMENT ON COLUMN models.model_id IS 'the version number, in order of training';
+COMMENT ON COLUMN models.algorithm IS 'als, itemknn or popularity';
+COMMENT ON COLUMN models.purpose IS 'the purpose it was trained under and serves';
+COMMENT ON COLUMN models.status IS 'training, candidate, active (at most one per purpose), rejected or retired';
+COMMENT ON COLUMN models.params IS 'the parameters used, defaults included (what train() was asked for while training)';
+COMMENT ON COLUMN models.data IS 'data snapshot: rows, subjects and items used, time range, categories used and skipped, subjects left out';
+COMMENT ON COLUMN models.metrics IS 'held-out metrics at k: precision, recall, NDCG, MAP, coverage, Gini of exposure';
+COMMENT ON COLUMN models.privacy IS 'privacy figures, when the training method has any';
+COMMENT ON COLUMN models.warnings IS 'what the model card warns about (unjustified categories skipped, unknown kinds...)';
+COMMENT ON COLUMN models.trained_by IS 'the role that trained it (a job''s owner for a retrained model)';
+COMMENT ON COLUMN models.created_at IS 'when training started';
+COMMENT ON COLUMN models.training_ms IS 'how long training took';
+COMMENT ON COLUMN models.activated_at IS 'when it last became active';
+COMMENT ON COLUMN models.retired_at IS 'when another model replaced it';
+COMMENT ON COLUMN models.status_reason IS 'why it has its status (rejected against the active model, replaced by model n, parameters pruned)';
 GRANT SELECT ON models TO PUBLIC;
 
 CREATE TABLE model_item_factors (
@@ -57,12 +75,29 @@ CREATE TABLE model_popularity (
 	score    real NOT NULL,
 	PRIMARY KEY (model_id, item_id)
 );
+COMMENT ON TABLE model_item_factors IS 'item factors of ALS models (no subject factors are stored: they are folded in at request time)';
+COMMENT ON COLUMN model_item_factors.model_id IS 'the model';
+COMMENT ON COLUMN model_item_factors.item_id IS 'the item';
+COMMENT ON COLUMN model_item_factors.factors IS 'the item''s latent factors';
+COMMENT ON TABLE model_neighbors IS 'nearest neighbours of each item in item-kNN models';
+COMMENT ON COLUMN model_neighbors.model_id IS 'the model';
+COMMENT ON COLUMN model_neighbors.item_id IS 'the item';
+COMMENT ON COLUMN model_neighbors.neighbor_id IS 'a similar item';
+COMMENT ON COLUMN model_neighbors.score IS 'their similarity (BM25-weighted or cosine)';
+COMMENT ON TABLE model_popularity IS 'item scores of popularity models (also the fallback of the others for subjects without history)';
+COMMENT ON COLUMN model_popularity.model_id IS 'the model';
+COMMENT ON COLUMN model_popularity.item_id IS 'the item';
+COMMENT ON COLUMN model_popularity.category IS 'the item''s catalogue category when trained';
+COMMENT ON COLUMN model_popularity.score IS 'summed interaction weights (time-decayed by half_life in popularity models)';
 GRANT SELECT ON model_item_factors, model_neighbors, model_popularity TO PUBLIC;
 SELECT seal_registry_table(t, true)
   FROM unnest(ARRAY['interaction_kinds', 'models', 'model_item_factors', 'model_neighbors', 'model_popularity']::regclass[]) t;
 
-SELECT pg_catalog.pg_extension_config_dump('interaction_kinds', 'WHERE NOT builtin');
+CREATE TRIGGER merge_restored BEFORE INSERT ON interaction_kinds
+	FOR EACH ROW EXECUTE FUNCTION merge_restored_builtin('kind', 'weight');
+SELECT pg_catalog.pg_extension_config_dump('interaction_kinds', '');
 SELECT pg_catalog.pg_extension_config_dump('models', '');
+SELECT pg_catalog.pg_extension_config_dump('models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('model_item_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('model_neighbors', '');
 SELECT pg_catalog.pg_extension_config_dump('model_popularity', '');
@@ -71,6 +106,7 @@ CREATE FUNCTION train_model(algorithm text, purpose text, params jsonb, trained_
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'pz_train_model' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION train_model(text, text, jsonb, name) FROM PUBLIC;
+COMMENT ON FUNCTION train_model(text, text, jsonb, name) IS 'train(), retrain jobs: fit, evaluate, store and gate a model from parameters in jsonb, on behalf of a role (no purpose check)';
 
 -- A role may act under a purpose when it is a superuser or is a member of a
 -- role the purpose, or a purpose it inherits from, was granted to.
@@ -98,6 +134,7 @@ BEGIN
 	END IF;
 END $$;
 REVOKE ALL ON FUNCTION require_purpose(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION require_purpose(text, text) IS 'an error unless the acting role (SET ROLE counts) may act under the purpose; the action names what was refused';
 
 CREATE FUNCTION train(algorithm text, purpose text DEFAULT 'recommendation',
                       factors integer DEFAULT NULL, iterations integer DEFAULT NULL,
@@ -118,6 +155,10 @@ BEGIN
 	IF purpose IS NULL OR algorithm IS NULL THEN
 		RAISE EXCEPTION 'algorithm and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF half_life <= interval '0' THEN
+		RAISE EXCEPTION 'half_life must be positive, not %', half_life
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: half_life => ''30 days''.';
+	END IF;
 	PERFORM @extschema@.require_purpose(purpose, 'train models');
 	RETURN @extschema@.train_model(algorithm, purpose, p, @extschema@.acting_role());
 END $$;
@@ -137,9 +178,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	m @extschema@.models;
 BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT * INTO m FROM @extschema@.models WHERE model_id = model FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model % does not exist', model USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'model % does not exist', model
+			USING ERRCODE = 'undefined_object', HINT = 'Models are listed in personalize.models.';
 	END IF;
 	IF m.status = 'active' THEN
 		RETURN;
@@ -170,6 +215,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	previous bigint;
 BEGIN
+	PERFORM @extschema@.check_purpose_exists(purpose);
 	SELECT model_id INTO previous FROM @extschema@.models m
 	 WHERE m.purpose = rollback_model.purpose AND m.status = 'retired'
 	   AND (EXISTS (SELECT 1 FROM @extschema@.model_item_factors f WHERE f.model_id = m.model_id)
@@ -189,7 +235,13 @@ REVOKE ALL ON FUNCTION rollback_model(text) FROM PUBLIC;
 
 -- The model card: generated from training metadata, never written by hand.
 CREATE FUNCTION model_card(model bigint) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	card jsonb;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT jsonb_build_object(
 		'model_id', m.model_id,
 		'algorithm', m.algorithm,
@@ -220,19 +272,43 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 			'Cold start: subjects or items without history fall back to popularity.',
 			'Metrics are measured on a random per-subject hold-out of the same period, not on future behaviour.'),
 		'warnings', to_jsonb(m.warnings))
+	  INTO card
 	  FROM @extschema@.models m JOIN @extschema@.purposes p ON p.name = m.purpose
-	 WHERE m.model_id = model
-$$;
-COMMENT ON FUNCTION model_card(bigint) IS 'the model card of a model version, as jsonb';
+	 WHERE m.model_id = model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model % does not exist', model
+			USING ERRCODE = 'undefined_object', HINT = 'Models are listed in personalize.models.';
+	END IF;
+	RETURN card;
+END $$;
+COMMENT ON FUNCTION model_card(bigint) IS 'the model card of a model version, as jsonb (jsonb_pretty() prints it readably)';
 
+-- One line per version, narrow enough for a terminal; the card itself is
+-- on demand: SELECT jsonb_pretty(personalize.model_card(model_id)).
 CREATE VIEW model_cards AS
 SELECT m.model_id, m.algorithm, m.purpose, m.status, m.created_at,
        (m.data ->> 'subjects_included')::bigint AS subjects_included,
        (m.data -> 'subjects_left_out' ->> 'total')::bigint AS subjects_left_out,
-       (m.metrics ->> 'ndcg_at_k')::float8 AS ndcg_at_k,
-       (m.metrics ->> 'recall_at_k')::float8 AS recall_at_k,
-       (m.metrics ->> 'coverage')::float8 AS coverage,
-       (m.metrics ->> 'gini')::float8 AS gini,
-       @extschema@.model_card(m.model_id) AS card
+       (m.metrics ->> 'k')::integer AS k,
+       round((m.metrics ->> 'ndcg_at_k')::numeric, 4) AS ndcg_at_k,
+       round((m.metrics ->> 'recall_at_k')::numeric, 4) AS recall_at_k,
+       round((m.metrics ->> 'coverage')::numeric, 4) AS coverage,
+       round((m.metrics ->> 'gini')::numeric, 4) AS gini,
+       cardinality(m.warnings) AS warnings,
+       m.status_reason
   FROM @extschema@.models m;
-COMMENT ON VIEW model_cards IS 'one row per model version with its card';
+COMMENT ON VIEW model_cards IS 'one line per model version: status, data and held-out metrics; the full card is personalize.model_card(model_id)';
+COMMENT ON COLUMN model_cards.model_id IS 'the version';
+COMMENT ON COLUMN model_cards.algorithm IS 'als, itemknn or popularity';
+COMMENT ON COLUMN model_cards.purpose IS 'the purpose it serves';
+COMMENT ON COLUMN model_cards.status IS 'training, candidate, active, rejected or retired';
+COMMENT ON COLUMN model_cards.created_at IS 'when training started';
+COMMENT ON COLUMN model_cards.subjects_included IS 'subjects whose interactions it was trained on';
+COMMENT ON COLUMN model_cards.subjects_left_out IS 'subjects left out for lack of consent (rounded down to a multiple of 10)';
+COMMENT ON COLUMN model_cards.k IS 'the cutoff of the held-out metrics';
+COMMENT ON COLUMN model_cards.ndcg_at_k IS 'held-out NDCG@k (activation compares it)';
+COMMENT ON COLUMN model_cards.recall_at_k IS 'held-out recall@k';
+COMMENT ON COLUMN model_cards.coverage IS 'share of the catalogue that appears in the held-out subjects'' top k';
+COMMENT ON COLUMN model_cards.gini IS 'Gini coefficient of how often each catalogue item appears in those top-k lists (0: evenly)';
+COMMENT ON COLUMN model_cards.warnings IS 'how many warnings the card carries (model_card(model_id) -> ''warnings'')';
+COMMENT ON COLUMN model_cards.status_reason IS 'why it has its status';

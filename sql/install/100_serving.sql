@@ -39,6 +39,16 @@ CREATE TABLE impressions (
 );
 CREATE INDEX ON impressions (subject_id, shown_at);
 COMMENT ON TABLE impressions IS 'what recommend() showed: model version, rank, explored and sponsored flags (subject_id NULL without a consent for the purpose)';
+COMMENT ON COLUMN impressions.impression_id IS 'order of recording';
+COMMENT ON COLUMN impressions.shown_at IS 'when recommend() returned it';
+COMMENT ON COLUMN impressions.subject_id IS 'to whom (NULL when the subject has no consent for the purpose)';
+COMMENT ON COLUMN impressions.purpose IS 'the purpose recommend() was called under';
+COMMENT ON COLUMN impressions.model_id IS 'the model version that ranked it';
+COMMENT ON COLUMN impressions.item_id IS 'the item shown';
+COMMENT ON COLUMN impressions.rank IS 'its position in the list, from 1';
+COMMENT ON COLUMN impressions.score IS 'its score';
+COMMENT ON COLUMN impressions.explored IS 'shown to explore, not for its score';
+COMMENT ON COLUMN impressions.sponsored IS 'a sponsored item (disclosed in the reason)';
 
 CREATE TABLE feedback (
 	feedback_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -51,6 +61,13 @@ CREATE TABLE feedback (
 );
 CREATE INDEX ON feedback (subject_id, recorded_at);
 COMMENT ON TABLE feedback IS 'clicks and conversions on what was shown; rewards feed the exploration posteriors';
+COMMENT ON COLUMN feedback.feedback_id IS 'order of recording';
+COMMENT ON COLUMN feedback.recorded_at IS 'when feedback() recorded it';
+COMMENT ON COLUMN feedback.subject_id IS 'who (NULL without a consent of tier functional or above for the purpose)';
+COMMENT ON COLUMN feedback.purpose IS 'the purpose the item was recommended under';
+COMMENT ON COLUMN feedback.item_id IS 'the item';
+COMMENT ON COLUMN feedback.kind IS 'click, conversion... as the caller said';
+COMMENT ON COLUMN feedback.reward IS 'the outcome, from 0 to 1';
 
 ALTER TABLE impressions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE impressions FORCE ROW LEVEL SECURITY;
@@ -58,6 +75,8 @@ ALTER TABLE feedback ENABLE ROW LEVEL SECURITY;
 ALTER TABLE feedback FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('impressions', '');
 SELECT pg_catalog.pg_extension_config_dump('feedback', '');
+SELECT pg_catalog.pg_extension_config_dump('impressions_impression_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('feedback_feedback_id_seq', '');
 
 CREATE FUNCTION recommend(subject bigint, k integer DEFAULT 10,
                           purpose text DEFAULT 'recommendation', category text DEFAULT NULL,
@@ -80,6 +99,7 @@ COMMENT ON FUNCTION explain(bigint, bigint, text) IS
 CREATE FUNCTION bandit_reward(purpose text, item bigint, reward real) RETURNS void
 	AS 'MODULE_PATHNAME', 'pz_bandit_reward' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION bandit_reward(text, bigint, real) FROM PUBLIC;
+COMMENT ON FUNCTION bandit_reward(text, bigint, real) IS 'feedback() helper: add a reward to the item''s exploration counter in the shared snapshot of the purpose (or its nearest served ancestor)';
 
 
 CREATE FUNCTION feedback(subject bigint, item bigint, reward real DEFAULT 1,
@@ -91,13 +111,21 @@ BEGIN
 	IF subject IS NULL OR item IS NULL OR purpose IS NULL THEN
 		RAISE EXCEPTION 'subject, item and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF reward IS NULL OR NOT (reward >= 0 AND reward <= 1) THEN
-		RAISE EXCEPTION 'reward must be between 0 and 1, not %', coalesce(reward::text, 'NULL')
+	IF reward IS NULL THEN
+		RAISE EXCEPTION 'reward must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (reward >= 0 AND reward <= 1) THEN
+		RAISE EXCEPTION 'reward must be between 0 and 1, not %', reward
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Record a click or a conversion as 1, a partial outcome as a fraction.';
 	END IF;
-	IF kind IS NULL OR kind !~ '^[a-z][a-z0-9_]{0,30}$' THEN
-		RAISE EXCEPTION 'invalid feedback kind "%"', kind USING ERRCODE = 'invalid_parameter_value';
+	IF kind IS NULL THEN
+		RAISE EXCEPTION 'kind must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF kind !~ '^[a-z][a-z0-9_]{0,30}$' THEN
+		RAISE EXCEPTION 'invalid feedback kind "%"', kind
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'A kind is a lower-case letter followed by up to 30 lower-case letters, digits or underscores.';
 	END IF;
 	PERFORM @extschema@.require_purpose(purpose, 'record feedback');
 	IF NOT (SELECT bool_and(p.personal_data_allowed AND NOT p.decides_terms) FROM @extschema@.purposes p
@@ -107,7 +135,8 @@ BEGIN
 			      DETAIL = 'Feedback is personal data; personalized pricing is refused.';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.items i WHERE i.item_id = item) THEN
-		RAISE EXCEPTION 'item % is not in the catalogue', item USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'item % is not in the catalogue', item
+			USING ERRCODE = 'undefined_object', HINT = 'Items are listed in personalize.items.';
 	END IF;
 	SELECT @extschema@.tier(c.consent) >= 'functional' INTO consented
 	  FROM @extschema@.consents c

@@ -1,7 +1,8 @@
 -- The built-in job kinds and jobs: retrain, drift, retention.
 
--- Retraining: when personalize.retrain_interval has passed since the
--- purpose's newest model, or personalize.retrain_min_interactions new
+-- Retraining: when personalize.retrain_interval (or the job's "interval")
+-- has passed since the purpose's newest model, or
+-- personalize.retrain_min_interactions (or "min_interactions") new
 -- interactions are visible under the purpose since the last retraining,
 -- train with the job's algorithm and parameters (by default those of the
 -- active model) and let train_model() evaluate, gate and activate.  A
@@ -20,6 +21,10 @@ DECLARE
 	fresh bigint;
 	reason text;
 	model bigint;
+	stale_after interval := coalesce((job.params ->> 'interval')::interval,
+	                                 current_setting('personalize.retrain_interval')::interval);
+	enough bigint := coalesce((job.params ->> 'min_interactions')::bigint,
+	                          current_setting('personalize.retrain_min_interactions')::bigint);
 BEGIN
 	SELECT * INTO active FROM @extschema@.models m WHERE m.purpose = target AND m.status = 'active';
 	algorithm := coalesce(job.params ->> 'algorithm', active.algorithm);
@@ -29,11 +34,10 @@ BEGIN
 	SELECT max(created_at) INTO newest FROM @extschema@.models m
 	 WHERE m.purpose = target AND m.status <> 'training';
 	SELECT coalesce(max(interaction_id), 0) INTO up_to FROM @extschema@.interactions;
-	fresh := @extschema@.visible_interactions_since(target, coalesce(since, up_to),
-	                                                current_setting('personalize.retrain_min_interactions')::bigint);
-	IF newest IS NULL OR now() - newest >= current_setting('personalize.retrain_interval')::interval THEN
+	fresh := @extschema@.visible_interactions_since(target, coalesce(since, up_to), enough);
+	IF newest IS NULL OR now() - newest >= stale_after THEN
 		reason := 'interval';
-	ELSIF fresh >= current_setting('personalize.retrain_min_interactions')::bigint THEN
+	ELSIF fresh >= enough THEN
 		reason := 'new interactions';
 	ELSE
 		RETURN jsonb_build_object('skipped', 'neither the interval has passed nor enough new interactions arrived',

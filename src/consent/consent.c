@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "consent.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "personalize.h"
@@ -57,7 +58,7 @@ check_category_name(const char *name)
 {
 	if (!category_name_is_valid(name, strlen(name)))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid signal category name \"%s\"", name),
 				 errhint("Category names are lower-case letters, digits and underscores, starting with a letter, at most %d characters.",
 						 CATEGORY_NAME_MAX)));
@@ -210,14 +211,16 @@ consent_allows(const Consent *c, const char *category, int len, int category_tie
 }
 
 static void
-consent_syntax_error(const char *lit, const char *detail)
+consent_syntax_error(const char *lit, bool binary, const char *detail)
 	pg_attribute_noreturn();
 
+/* The binary form is the text form, but its errors are binary-format errors. */
 static void
-consent_syntax_error(const char *lit, const char *detail)
+consent_syntax_error(const char *lit, bool binary, const char *detail)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			(errcode(binary ? ERRCODE_INVALID_BINARY_REPRESENTATION : ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 binary ? errmsg("incorrect binary data format for type consent: \"%s\"", lit) :
 			 errmsg("invalid input syntax for type consent: \"%s\"", lit),
 			 errdetail("%s", detail),
 			 errhint("Write a tier followed by +category or -category items, as in \"personalization+location-purchase_history\".")));
@@ -242,9 +245,9 @@ read_word(const char *p, char *buf, int bufsize)
 	return p;
 }
 
-PZ_FUNCTION(consent_in)
+static Consent *
+consent_parse(const char *lit, bool binary)
 {
-	char	   *lit = PG_GETARG_CSTRING(0);
 	const char *p = lit;
 	char		word[CATEGORY_NAME_MAX + 2];
 	int			tier;
@@ -256,7 +259,7 @@ PZ_FUNCTION(consent_in)
 	p = read_word(p, word, sizeof(word));
 	tier = consent_tier_from_name(word, true);
 	if (tier < 0)
-		consent_syntax_error(lit, "It must start with a tier: none, functional, personalization or enhanced.");
+		consent_syntax_error(lit, binary, "It must start with a tier: none, functional, personalization or enhanced.");
 
 	for (;;)
 	{
@@ -267,13 +270,13 @@ PZ_FUNCTION(consent_in)
 		if (*p == '\0')
 			break;
 		if (*p != '+' && *p != '-')
-			consent_syntax_error(lit, "Expected \"+\" or \"-\" before each category.");
+			consent_syntax_error(lit, binary, "Expected \"+\" or \"-\" before each category.");
 		sign = *p++;
 		while (isspace((unsigned char) *p))
 			p++;
 		p = read_word(p, word, sizeof(word));
 		if (!category_name_is_valid(word, strlen(word)))
-			consent_syntax_error(lit, "Category names are lower-case letters, digits and underscores, starting with a letter.");
+			consent_syntax_error(lit, binary, "Category names are lower-case letters, digits and underscores, starting with a letter.");
 		if (sign == '+')
 		{
 			if (name_index(&deny, word) < 0)
@@ -285,7 +288,12 @@ PZ_FUNCTION(consent_in)
 			list_add(&deny, pstrdup(word));
 		}
 	}
-	PG_RETURN_POINTER(consent_build(tier, &grant, &deny));
+	return consent_build(tier, &grant, &deny);
+}
+
+PZ_FUNCTION(consent_in)
+{
+	PG_RETURN_POINTER(consent_parse(PG_GETARG_CSTRING(0), false));
 }
 
 static char *
@@ -306,13 +314,25 @@ PZ_FUNCTION(consent_out)
 	PG_RETURN_CSTRING(consent_to_cstring(PG_GETARG_CONSENT_P(0)));
 }
 
-/* The binary form is the canonical text, so it is as portable as the text. */
+/*
+ * The binary form is the canonical text and a NUL, so it is as portable as
+ * the text.  Read here rather than with pq_getmsgstring(), whose error for
+ * a missing NUL is a protocol violation (08P01), not a data error.
+ */
 PZ_FUNCTION(consent_recv)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	const char *text = pq_getmsgstring(buf);
+	const char *text = buf->data + buf->cursor;
+	int			left = buf->len - buf->cursor;
+	int			len = strnlen(text, left);
 
-	PG_RETURN_DATUM(DirectFunctionCall1(consent_in, CStringGetDatum(text)));
+	if (len == left)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("incorrect binary data format for type consent"),
+				 errdetail("The text of a consent must end with a NUL byte.")));
+	buf->cursor += len + 1;
+	PG_RETURN_POINTER(consent_parse(text, true));
 }
 
 PZ_FUNCTION(consent_send)
@@ -356,6 +376,38 @@ add_array(NameList *l, ArrayType *arr, NameList *other, bool is_deny)
 	}
 }
 
+/*
+ * A consent made from category names may name registered categories only.
+ * personalize.check_categories() names the first that is not, with the
+ * message and SQLSTATE of every other path that takes category names.  The
+ * type's text input does not ask: a value is a value (dumps restore in any
+ * order), and recording one checks it again.
+ */
+static void
+require_registered(const NameList *a, const NameList *b)
+{
+	int			total = a->n + (b ? b->n : 0);
+	Datum	   *elems;
+	int			n = 0;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1];
+
+	if (total == 0)
+		return;
+	elems = palloc(sizeof(Datum) * total);
+	for (int i = 0; i < a->n; i++)
+		elems[n++] = CStringGetTextDatum(a->names[i]);
+	for (int i = 0; b && i < b->n; i++)
+		elems[n++] = CStringGetTextDatum(b->names[i]);
+	args[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "personalize: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT personalize.check_categories($1)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: signal category check failed");
+	SPI_finish();
+}
+
 /* make_consent(tier text, grant text[], deny text[]) */
 PZ_FUNCTION(consent_make)
 {
@@ -367,6 +419,7 @@ PZ_FUNCTION(consent_make)
 	/* denials first, so a category in both lists ends up denied */
 	add_array(&deny, PG_GETARG_ARRAYTYPE_P(2), &grant, true);
 	add_array(&grant, PG_GETARG_ARRAYTYPE_P(1), &deny, false);
+	require_registered(&grant, &deny);
 	PG_RETURN_POINTER(consent_build(tier, &grant, &deny));
 }
 
@@ -376,9 +429,11 @@ consent_with(Consent *c, text *category, bool grant_it)
 {
 	char	   *name = text_to_cstring(category);
 	NameList	grant,
-				deny;
+				deny,
+				one = {1, {name}};
 
 	check_category_name(name);
+	require_registered(&one, NULL);
 	consent_unpack(c, &grant, &deny);
 	list_remove(grant_it ? &deny : &grant, name);
 	list_add(grant_it ? &grant : &deny, name);

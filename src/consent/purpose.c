@@ -221,9 +221,9 @@ check_purpose(char **newval, void **extra, GucSource source)
 		return true;
 	if (!pz_purpose_name_valid(purpose))
 	{
-		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-		GUC_check_errmsg("invalid purpose name \"%s\"", purpose);
-		GUC_check_errhint("Purposes are dotted lower-case names such as \"recommendation\" or \"marketing.email\".");
+		GUC_check_errcode(ERRCODE_INVALID_NAME);
+		GUC_check_errmsg(PZ_PURPOSE_NAME_MSG, purpose);
+		GUC_check_errhint(PZ_PURPOSE_NAME_HINT);
 		return false;
 	}
 
@@ -237,9 +237,9 @@ check_purpose(char **newval, void **extra, GucSource source)
 	info = pz_purpose_lookup(purpose);
 	if (!info.known)
 	{
-		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-		GUC_check_errmsg("unknown purpose \"%s\"", purpose);
-		GUC_check_errhint("Known purposes are listed in personalize.purposes; add one with personalize.create_purpose().");
+		GUC_check_errcode(ERRCODE_UNDEFINED_OBJECT);
+		GUC_check_errmsg(PZ_PURPOSE_UNKNOWN_MSG, purpose);
+		GUC_check_errhint(PZ_PURPOSE_UNKNOWN_HINT);
 		return false;
 	}
 	if (!superuser_arg(userid) && !pz_purpose_granted_chain(userid, &info))

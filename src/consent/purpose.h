@@ -34,4 +34,14 @@ extern void pz_purpose_refuse_personal_data(const char *purpose, const PurposeIn
 											const char *action) pg_attribute_noreturn();
 extern Datum pz_purpose_chain_array(const PurposeInfo *info);
 
+/*
+ * One wording for each purpose error, here and in SQL (check_purpose_exists
+ * in sql/install/050_ledger.sql): an unknown purpose is 42704, a malformed
+ * name 42602, wherever it is named.
+ */
+#define PZ_PURPOSE_UNKNOWN_MSG	"purpose \"%s\" does not exist"
+#define PZ_PURPOSE_UNKNOWN_HINT	"Known purposes are listed in personalize.purposes; personalize.create_purpose() adds one."
+#define PZ_PURPOSE_NAME_MSG		"invalid purpose name \"%s\""
+#define PZ_PURPOSE_NAME_HINT	"Purposes are dotted lower-case names such as \"recommendation\" or \"marketing.email\"."
+
 #endif							/* PERSONALIZE_PURPOSE_H */

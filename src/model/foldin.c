@@ -65,7 +65,8 @@ load_model(int64 model_id)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model " INT64_FORMAT " does not exist", model_id)));
+				 errmsg("model " INT64_FORMAT " does not exist", model_id),
+				 errhint("Models are listed in personalize.models.")));
 	t = SPI_tuptable->vals[0];
 	d = SPI_tuptable->tupdesc;
 	if (strcmp(SPI_getvalue(t, d, 1), "als") != 0)

@@ -72,6 +72,44 @@ check_range(const char *name, double value, double lo, double hi)
 				 errmsg("%s must be between %g and %g, not %g", name, lo, hi, value)));
 }
 
+/*
+ * Every key train() understands.  A key not listed is an error, not
+ * ignored: a misspelt "iteration" would otherwise train with the default
+ * and say nothing.  Keys of another algorithm are ignored (the retrain job
+ * may pass the active model's parameters to a new algorithm).
+ */
+#define TRAIN_PARAM_KEYS \
+	"factors, iterations, regularization, alpha, cg_steps, neighbors, weighting, bm25_k1, " \
+	"bm25_b, shrinkage, half_life_days, holdout, k, seed, tune, activate, keep_models"
+
+static void
+check_param_keys(Jsonb *params)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1] = {JsonbPGetDatum(params)};
+	char	   *type;
+	char	   *unknown;
+
+	if (SPI_execute_with_args(
+			"SELECT jsonb_typeof($1), CASE WHEN jsonb_typeof($1) = 'object' THEN "
+			"(SELECT min(key) FROM jsonb_object_keys($1) key "
+			"WHERE key <> ALL (string_to_array('" TRAIN_PARAM_KEYS "', ', '))) END",
+			1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "personalize: could not read training parameters");
+	type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	unknown = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (strcmp(type, "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training parameters must be a JSON object, not %s", type),
+				 errhint("For example: params => '{\"cg_steps\": 3}'.")));
+	if (unknown != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown training parameter \"%s\"", unknown),
+				 errhint("The parameters are: " TRAIN_PARAM_KEYS ".")));
+}
+
 /* Defaults live here, in one place; the jsonb holds what the caller set. */
 static TrainParams
 parse_params(const char *algorithm, Jsonb *params)
@@ -86,6 +124,7 @@ parse_params(const char *algorithm, Jsonb *params)
 
 	memset(&p, 0, sizeof(p));
 	p.algorithm = parse_algorithm(algorithm);
+	check_param_keys(params);
 	if (SPI_execute_with_args(
 			"SELECT coalesce(($1->>'factors')::int, 64), coalesce(($1->>'iterations')::int, 15),"
 			" coalesce(($1->>'regularization')::real, 0.05), coalesce(($1->>'alpha')::real, 10),"
@@ -130,6 +169,12 @@ parse_params(const char *algorithm, Jsonb *params)
 	check_range("k", p.k, 1, 1000);
 	check_range("keep_models", p.keep_models, 1, 1000);
 	check_range("shrinkage", p.knn.shrinkage, 0, 1e9);
+	/* a half-life of 0 or less is no half-life (it used to mean "no decay") */
+	if (!(p.half_life_days > 0 && !isinf(p.half_life_days)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("half_life_days must be a positive number of days, not %g", p.half_life_days),
+				 errhint("Give the popularity half-life as an interval, e.g. half_life => '30 days'.")));
 	if (strcmp(weighting, "bm25") == 0)
 		p.knn.weighting = PZ_KNN_BM25;
 	else if (strcmp(weighting, "cosine") == 0)
@@ -607,8 +652,7 @@ tune_als(const PzMatrix *train, const TrainData *td, TrainParams p, List **warni
 static void
 apply_decay(TrainData *td, double half_life_days)
 {
-	if (half_life_days <= 0)
-		return;
+	Assert(half_life_days > 0);
 	for (int64 i = 0; i < td->ntriples; i++)
 		td->triples[i].value *= (float) pow(0.5, Max(td->age_days[i], 0) / half_life_days);
 }

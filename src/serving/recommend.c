@@ -141,8 +141,14 @@ read_args(FunctionCallInfo fcinfo, RecommendArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subject and purpose must not be null")));
+	/* no "unlimited": a NULL k would be a mistake served as 10 rows */
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("k must not be null"),
+				 errhint("Ask for between 1 and %d items; leave k out for 10.", MAX_K)));
 	a->subject = PG_GETARG_INT64(0);
-	a->k = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	a->k = PG_GETARG_INT32(1);
 	if (a->k < 1 || a->k > MAX_K)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -160,13 +166,26 @@ read_args(FunctionCallInfo fcinfo, RecommendArgs *a)
 
 /* ---- eligibility --------------------------------------------------------- */
 
+/*
+ * The snapshot's index of an item category, compared as the snapshot stores
+ * names (truncated to PZ_CATEGORY_MAX - 1 bytes).  A category no item of
+ * the catalogue has is an error, not an empty list: it is most likely a
+ * misspelling.
+ */
 static int32
 category_index(const PzServing *s, const char *name)
 {
+	char		key[PZ_CATEGORY_MAX];
+
+	strlcpy(key, name, sizeof(key));
 	for (int32 c = 0; c < s->ncategories; c++)
-		if (strcmp(PZ_AT(s, off_categories, const char *) + (Size) c * PZ_CATEGORY_MAX, name) == 0)
+		if (strcmp(PZ_AT(s, off_categories, const char *) + (Size) c * PZ_CATEGORY_MAX, key) == 0)
 			return c;
-	return -1;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("item category \"%s\" does not exist", name),
+			 errhint("Item categories are the values of personalize.items.category.")));
+	pg_unreachable();
 }
 
 /*

@@ -37,14 +37,15 @@ check_purpose(const char *purpose)
 
 	if (!pz_purpose_name_valid(purpose))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"%s\" is not a valid purpose name", purpose)));
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg(PZ_PURPOSE_NAME_MSG, purpose),
+				 errhint(PZ_PURPOSE_NAME_HINT)));
 	info = pz_purpose_lookup(purpose);
 	if (!info.known)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("purpose \"%s\" does not exist", purpose),
-				 errhint("See SELECT name FROM personalize.purposes.")));
+				 errmsg(PZ_PURPOSE_UNKNOWN_MSG, purpose),
+				 errhint(PZ_PURPOSE_UNKNOWN_HINT)));
 	if (!info.personal_data_allowed)
 		pz_purpose_refuse_personal_data(purpose, &info,
 										"use personal data, so nothing can be personalized for it");

@@ -78,7 +78,8 @@ read_model(int64 model_id, ModelInfo *info)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model " INT64_FORMAT " does not exist", model_id)));
+				 errmsg("model " INT64_FORMAT " does not exist", model_id),
+				 errhint("Models are listed in personalize.models.")));
 	t = SPI_tuptable->vals[0];
 	d = SPI_tuptable->tupdesc;
 	algorithm = SPI_getvalue(t, d, 1);

@@ -259,25 +259,50 @@ PZ_FUNCTION(embedding_typmod_in)
 	PG_RETURN_INT32(embedding_parse_typmod(PG_GETARG_ARRAYTYPE_P(0), "embedding"));
 }
 
+/*
+ * Binary input reads only what the message holds: pq_getmsg*() on a short
+ * message raises a protocol violation (08P01), which says the client's
+ * connection is broken; a malformed value is a data error (22P03).  Errors
+ * about the values themselves (dimensions, NaN) are those of text input.
+ */
+void
+embedding_recv_need(StringInfo buf, Size bytes, const char *type_name, int dim)
+{
+	if ((Size) (buf->len - buf->cursor) < bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 dim < 0 ?
+				 errmsg("incorrect binary data format for type %s: the header is incomplete", type_name) :
+				 errmsg("insufficient data for an %s of %d dimensions", type_name, dim)));
+}
+
+void
+embedding_recv_unused(int unused)
+{
+	if (unused != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("expected unused to be 0, not %d", unused)));
+}
+
 /* Binary form: int16 dim, int16 unused (0), then dim big-endian float4s. */
 PZ_FUNCTION(embedding_recv)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-
-	/* unsigned on the wire: 65535 is too many dimensions, not -1 */
-	int			dim = (int) pq_getmsgint(buf, sizeof(int16));
-	int			unused = (int) pq_getmsgint(buf, sizeof(int16));
+	int			dim;
+	int			unused;
 	Embedding  *result;
 
+	embedding_recv_need(buf, 2 * sizeof(int16), "embedding", -1);
+	/* unsigned on the wire: 65535 is too many dimensions, not -1 */
+	dim = (int) pq_getmsgint(buf, sizeof(int16));
+	unused = (int) pq_getmsgint(buf, sizeof(int16));
 	embedding_check_dim(dim, "embedding");
 	embedding_check_typmod(typmod, dim);
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected unused to be 0, not %d", unused)));
+	embedding_recv_unused(unused);
+	embedding_recv_need(buf, (Size) dim * sizeof(float4), "embedding", dim);
 
-	/* a short message fails in pq_getmsgfloat4, after the elements before */
 	result = embedding_alloc(dim);
 	for (int i = 0; i < dim; i++)
 	{

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 
 #define EMBEDDING_MAX_DIM 16000
@@ -34,5 +35,7 @@ extern float *embedding_parse(const char *lit, const char *type_name, int *dim);
 extern char *embedding_format(const float *x, int dim);
 extern int32 embedding_parse_typmod(ArrayType *ta, const char *type_name);
 extern Datum embedding_recv_bytea(PGFunction recv, bytea *data);
+extern void embedding_recv_need(StringInfo buf, Size bytes, const char *type_name, int dim);
+extern void embedding_recv_unused(int unused);
 
 #endif							/* PERSONALIZE_EMBEDDING_H */

@@ -113,17 +113,18 @@ PZ_FUNCTION(embedding8_recv)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			dim = (int) pq_getmsgint(buf, sizeof(int16));
-	int			unused = (int) pq_getmsgint(buf, sizeof(int16));
-	float		scale = pq_getmsgfloat4(buf);
+	int			dim;
+	int			unused;
+	float		scale;
 	Embedding8 *r;
 
+	embedding_recv_need(buf, 2 * sizeof(int16) + sizeof(float4), TYPE_NAME, -1);
+	dim = (int) pq_getmsgint(buf, sizeof(int16));
+	unused = (int) pq_getmsgint(buf, sizeof(int16));
+	scale = pq_getmsgfloat4(buf);
 	embedding_check_dim(dim, TYPE_NAME);
 	embedding_check_typmod(typmod, dim);
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected unused to be 0, not %d", unused)));
+	embedding_recv_unused(unused);
 	embedding_check_element(scale, TYPE_NAME);
 	if (scale < 0)
 		ereport(ERROR,
@@ -133,10 +134,7 @@ PZ_FUNCTION(embedding8_recv)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("embedding8 scale %g is out of range", scale)));
-	if (buf->len - buf->cursor < dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("insufficient data for an embedding8 of %d dimensions", dim)));
+	embedding_recv_need(buf, dim, TYPE_NAME, dim);
 
 	r = embedding8_alloc(dim);
 	r->scale = scale;

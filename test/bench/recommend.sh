@@ -99,22 +99,8 @@ seconds_since() {
 # ---------------------------------------------------------------------------
 # The load generator, built against libpq in a directory removed on exit.
 
-PG_CONFIG=${PG_CONFIG:-pg_config}
-if ! command -v "$PG_CONFIG" >/dev/null; then
-	echo "recommend.sh: pg_config not found (put it on PATH or set PG_CONFIG)" >&2
-	exit 2
-fi
-PQ_INCLUDE=$("$PG_CONFIG" --includedir)
-PQ_LIB=$("$PG_CONFIG" --libdir)
-if [ ! -f "$PQ_INCLUDE/libpq-fe.h" ]; then
-	echo "recommend.sh: libpq-fe.h is not in $PQ_INCLUDE: the libpq headers are needed (Debian package libpq-dev)" >&2
-	exit 2
-fi
-BUILD=$(mktemp -d /tmp/pz_recommend.XXXXXX)
-trap 'rm -rf "$BUILD"' EXIT
-LOADER=$BUILD/recommend_load
-"${CC:-cc}" -O2 -Wall -Wextra -std=c99 -D_POSIX_C_SOURCE=200809L -I"$PQ_INCLUDE" \
-	"$HERE/recommend_load.c" -L"$PQ_LIB" -Wl,-rpath,"$PQ_LIB" -lpq -lpthread -o "$LOADER"
+. "$HERE/lib/loader.sh"
+build_loader recommend.sh
 
 echo "== personalize serving benchmark: database ${PGDATABASE:-(default)}, $ITEMS items, $SUBJECTS subjects, $FACTORS factors, $CLIENTS clients x $CALLS calls"
 

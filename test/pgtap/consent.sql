@@ -152,9 +152,9 @@ SELECT results_eq($$SELECT * FROM pg_temp.as_role('regress_pz_tap_app', NULL,
 SELECT throws_ok($$SELECT * FROM pg_temp.as_role('regress_pz_tap_none', 'recommendation', 'SELECT 1::text')$$,
                  '42501', NULL, 'declaring an ungranted purpose is refused');
 SELECT throws_ok($$SELECT * FROM pg_temp.as_role('regress_pz_tap_app', 'nonexistent', 'SELECT 1::text')$$,
-                 '22023', NULL, 'declaring an unknown purpose is refused');
+                 '42704', NULL, 'declaring an unknown purpose is refused');
 SELECT throws_ok($$SELECT * FROM pg_temp.as_role('regress_pz_tap_app', 'Not Valid', 'SELECT 1::text')$$,
-                 '22023', NULL, 'declaring a malformed purpose is refused');
+                 '42602', NULL, 'declaring a malformed purpose is refused');
 SELECT throws_ok($$SELECT * FROM pg_temp.as_role('regress_pz_tap_app', 'pricing',
                    'SELECT count(*)::text FROM personalize.interactions')$$,
                  '42501', 'purpose "pricing" may not read personal data', 'reading under pricing is refused');
@@ -184,7 +184,7 @@ SELECT is(consent_of(503, 'recommendation'), NULL, 'no consent recorded: NULL');
 SELECT throws_ok($$SELECT 'personalization+Location'::personalize.consent$$, '22P02', NULL,
                  'malformed consent text is refused');
 SELECT throws_ok($$SELECT personalize.set_consent(501, 'recommendation', 'enhanced', '{no_such_category}')$$,
-                 '22023', 'unknown signal category "no_such_category"', 'unknown categories are refused');
+                 '42704', 'signal category "no_such_category" does not exist', 'unknown categories are refused');
 
 SELECT * FROM finish();
 ROLLBACK;
