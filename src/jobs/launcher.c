@@ -153,11 +153,13 @@ define_settings(void)
 							 "Takes effect in databases where citus_is_coordinator() exists.",
 							 &pz_coordinator_only, false, PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
-	DefineCustomIntVariable("personalize.max_schedulers",
-							"Most personalize schedulers running at once (one per database).",
-							"Each running scheduler also takes one of max_worker_processes.",
-							&pz_max_schedulers, 8, 1, 1024, PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/* a server-start setting cannot be defined by a library loaded later */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("personalize.max_schedulers",
+								"Most personalize schedulers running at once (one per database).",
+								"Each running scheduler also takes one of max_worker_processes.",
+								&pz_max_schedulers, 8, 1, 1024, PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 }
 
 /* ---- registration ---- */

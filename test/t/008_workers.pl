@@ -108,6 +108,20 @@ is(join("\n", log_errors_since($log_start)), '',
 my $log = slurp_file($node->logfile, $log_start);
 unlike($log, qr/exited with exit code/, 'no scheduler exit was logged');
 
+# A database at an older version of the extension: the scheduler waits,
+# says so once, and runs jobs as soon as the extension is updated.
+$node->safe_psql('noext', q{CREATE EXTENSION personalize VERSION '0.2.0'});
+ok($node->poll_query_until('app', q{SELECT state FROM personalize.worker_status() WHERE datname = 'noext'},
+	'waiting for extension update'), 'a scheduler waits in a database at version 0.2.0');
+my $hb = $node->safe_psql('app', q{SELECT last_heartbeat FROM personalize.worker_status() WHERE datname = 'noext'});
+ok($node->poll_query_until('app', qq{SELECT last_heartbeat > '$hb' FROM personalize.worker_status()
+	WHERE datname = 'noext'}), 'and looks again');
+my $said = () = slurp_file($node->logfile, $log_start) =~ /is at version 0\.2\.0, its library at version/g;
+is($said, 1, 'the log says so once');
+$node->safe_psql('noext', 'ALTER EXTENSION personalize UPDATE');
+ok($node->poll_query_until('noext', q{SELECT count(*) = 2 FROM personalize.jobs WHERE runs > 0}),
+	'after ALTER EXTENSION UPDATE its jobs run');
+
 # ---- jobs ----
 
 $node->safe_psql('app', q{SELECT personalize.alter_job('retention', enabled => false)});
@@ -155,6 +169,26 @@ ok($node->poll_query_until('app', qq{SELECT count(*) >= 1 FROM personalize.job_r
 	'after a reload with a one-second interval, it retrains');
 ok($node->safe_psql('app', 'SELECT count(*) FROM personalize.models') > $models, 'new models were trained');
 is(scheduler_pid('app'), $sched, 'by the same scheduler process (reloaded, not restarted)');
+
+# personalize.coordinator_only: where citus_is_coordinator() says this is
+# not the coordinator, no job runs.  (Citus itself is not needed to test it.)
+$node->safe_psql('app', q{CREATE FUNCTION pg_catalog.citus_is_coordinator() RETURNS boolean
+	LANGUAGE sql AS 'SELECT false'});
+$node->safe_psql('postgres', q{ALTER SYSTEM SET personalize.coordinator_only = on; SELECT pg_reload_conf()});
+ok($node->poll_query_until('app', q{SELECT state FROM personalize.worker_status WHERE datname = 'app'},
+	'not coordinator'), 'with coordinator_only, a Citus worker node\'s scheduler stands by');
+my ($hb2, $runs) = split /\|/, $node->safe_psql('app', q{SELECT last_heartbeat,
+	(SELECT runs FROM personalize.jobs WHERE job_name = 'retrain') FROM personalize.worker_status WHERE datname = 'app'});
+ok($node->poll_query_until('app', qq{SELECT last_heartbeat > '$hb2' FROM personalize.worker_status
+	WHERE datname = 'app'}), 'and looks again');
+is($node->safe_psql('app', q{SELECT runs FROM personalize.jobs WHERE job_name = 'retrain'}), $runs,
+	'without running the due job');
+$node->safe_psql('app', q{CREATE OR REPLACE FUNCTION pg_catalog.citus_is_coordinator() RETURNS boolean
+	LANGUAGE sql AS 'SELECT true'});
+ok($node->poll_query_until('app', qq{SELECT runs > $runs FROM personalize.jobs WHERE job_name = 'retrain'}),
+	'on the coordinator, jobs run');
+$node->safe_psql('app', 'DROP FUNCTION pg_catalog.citus_is_coordinator()');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET personalize.coordinator_only; SELECT pg_reload_conf()});
 
 # Retraining while clients call recommend() and record interactions: no
 # client error, no lost interaction.  Rounds of pgbench go on until at
@@ -302,7 +336,7 @@ unlike($leaked, qr/leaked (noext|postgres|slow|dropme)/, 'its own functions see 
 $m->quit;
 is($node->safe_psql('app', q{SELECT string_agg(kind || ':' || coalesce(datname, '-'), ',' ORDER BY kind, datname)
 	FROM personalize.worker_status()}, connstr => $node->connstr('app') . ' user=monitor'),
-	'launcher:-,scheduler:app,scheduler:slow', 'pg_read_all_stats sees every database');
+	'launcher:-,scheduler:app,scheduler:noext,scheduler:slow', 'pg_read_all_stats sees every database');
 
 # Nobody can stop someone else's scheduler by trying DDL they may not run.
 $sched = scheduler_pid('app');
