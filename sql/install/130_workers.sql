@@ -27,6 +27,17 @@ CREATE VIEW worker_status AS
 COMMENT ON VIEW worker_status IS
 	'the personalize launcher and this database''s scheduler: state, current job, heartbeat, jobs run and failed since start';
 GRANT SELECT ON worker_status TO PUBLIC;
+COMMENT ON COLUMN worker_status.kind IS 'launcher (one per cluster) or scheduler (one per database)';
+COMMENT ON COLUMN worker_status.datid IS 'the scheduler''s database (NULL for the launcher)';
+COMMENT ON COLUMN worker_status.datname IS 'the scheduler''s database name (NULL for the launcher)';
+COMMENT ON COLUMN worker_status.pid IS 'process id, as in pg_stat_activity (NULL while starting)';
+COMMENT ON COLUMN worker_status.state IS 'idle, running job, waiting for extension update, not coordinator, waiting for extension lock, starting, stopping; the launcher: idle or scanning databases';
+COMMENT ON COLUMN worker_status.job IS 'the job being run, while one runs';
+COMMENT ON COLUMN worker_status.job_started IS 'when the job being run started';
+COMMENT ON COLUMN worker_status.started_at IS 'when the process started';
+COMMENT ON COLUMN worker_status.last_heartbeat IS 'the end of its latest look at the jobs (or the databases), or the start of the running job';
+COMMENT ON COLUMN worker_status.jobs_run IS 'jobs run since the process started (runs another session made are not counted)';
+COMMENT ON COLUMN worker_status.jobs_failed IS 'jobs that failed since the process started (their errors are in personalize.jobs and job_runs)';
 
 -- For functions that change a job's schedule: the scheduler looks again
 -- when the calling transaction commits instead of at its next wake-up.
