@@ -11,6 +11,9 @@ ensure_packages
 build_install
 make_workdir
 copy_into_workdir test
+# No background jobs: retention would delete the generated history (dated in
+# the past) and a retrain would compete with what is measured.
+PZ_EXTRA_CONF="personalize.databases = ''"
 start_cluster
 
 failed=()

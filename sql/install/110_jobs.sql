@@ -193,6 +193,7 @@ BEGIN
 	INSERT INTO @extschema@.jobs (job_name, kind, schedule, params, enabled, owner, next_run)
 	VALUES (job, kind, every, coalesce(params, '{}'), coalesce(enabled, true),
 	        @extschema@.acting_role(), coalesce(first_run, now()));
+	PERFORM @extschema@.wake_scheduler();
 EXCEPTION WHEN unique_violation THEN
 	RAISE EXCEPTION 'job "%" already exists', job
 		USING ERRCODE = 'duplicate_object',
@@ -200,7 +201,7 @@ EXCEPTION WHEN unique_violation THEN
 END $$;
 REVOKE ALL ON FUNCTION schedule_job(text, text, interval, jsonb, boolean, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION schedule_job(text, text, interval, jsonb, boolean, timestamptz) IS
-	'add a job of a kind (see job_kinds) that runs every interval, first at first_run (default now); the caller becomes its owner';
+	'add a job of a kind (see job_kinds) that runs every interval, first at first_run (default now); the caller becomes its owner (the scheduler looks at it when the transaction commits)';
 
 CREATE FUNCTION alter_job(job text, every interval DEFAULT NULL, params jsonb DEFAULT NULL,
                           enabled boolean DEFAULT NULL, next_run timestamptz DEFAULT NULL)
@@ -221,6 +222,7 @@ BEGIN
 	       owner = CASE WHEN alter_job.params IS NULL THEN j.owner ELSE @extschema@.acting_role() END,
 	       consecutive_failures = CASE WHEN alter_job.enabled THEN 0 ELSE j.consecutive_failures END
 	 WHERE job_name = job;
+	PERFORM @extschema@.wake_scheduler();
 END $$;
 REVOKE ALL ON FUNCTION alter_job(text, interval, jsonb, boolean, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION alter_job(text, interval, jsonb, boolean, timestamptz) IS

@@ -11,7 +11,7 @@ use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('embedding');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\nrestart_after_crash = on");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''\nrestart_after_crash = on");
 $node->start;
 
 $node->safe_psql('postgres', q{

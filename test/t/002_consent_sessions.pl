@@ -13,7 +13,7 @@ use IPC::Run;
 my $node = PostgreSQL::Test::Cluster->new('consent');
 $node->init;
 $node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'personalize'");
+	"shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 $node->start;
 
 # 20 subjects, each with a row in session, browsing_history, purchase_history,

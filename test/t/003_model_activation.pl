@@ -10,7 +10,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('models');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 $node->start;
 
 my $gen = File::Spec->rel2abs('test/gen/generate.sql');

@@ -11,7 +11,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('serving');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 $node->start;
 
 my $gen = File::Spec->rel2abs('test/gen/generate.sql');

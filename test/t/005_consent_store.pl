@@ -19,6 +19,7 @@ my $node = PostgreSQL::Test::Cluster->new('store');
 $node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'personalize'
+personalize.databases = ''
 max_worker_processes = 8
 max_parallel_workers = 4
 restart_after_crash = on
@@ -350,11 +351,11 @@ is($updated, $fresh, 'an install updated from 0.1.0 has the same consents trigge
 # enabled ALWAYS, so a subscriber's readers see what it applies.
 my $pub = PostgreSQL::Test::Cluster->new('publisher');
 $pub->init(allows_streaming => 'logical');
-$pub->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$pub->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 $pub->start;
 my $sub = PostgreSQL::Test::Cluster->new('subscriber');
 $sub->init;
-$sub->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$sub->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 $sub->start;
 for my $n ($pub, $sub)
 {

@@ -15,7 +15,7 @@ sub new_node
 	my ($name, %opt) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(allows_streaming => $opt{logical} ? 'logical' : 0);
-	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'\npersonalize.databases = ''");
 	$node->start;
 	return $node;
 }
