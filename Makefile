@@ -4,7 +4,7 @@ EXTENSION  = personalize
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" personalize.control)
 
 MODULE_big = personalize
-# src/ by room, in the order data flows: types, consent, model, serving.
+# src/ by room, in the order data flows: types, consent, model, serving, jobs.
 OBJS = \
 	src/personalize.o \
 	src/types/embedding.o \
@@ -34,8 +34,9 @@ OBJS = \
 	src/serving/rank.o \
 	src/serving/recommend.o \
 	src/serving/impressions.o \
-	src/serving/explain.o
-SRC_DIRS = src src/types src/consent src/model src/serving
+	src/serving/explain.o \
+	src/jobs/drift.o
+SRC_DIRS = src src/types src/consent src/model src/serving src/jobs
 
 # The install script is assembled from one file per concern under sql/install/;
 # each upgrade script from the files under sql/upgrade/personalize--OLD--NEW/.  The install
@@ -47,7 +48,7 @@ UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels drift
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out

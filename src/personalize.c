@@ -6,11 +6,13 @@
 
 #include "consent_store.h"
 #include "distance.h"
+#include "drift.h"
 #include "protected.h"
 #include "purpose.h"
 #include "recommend.h"
 #include "serving.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,6 +31,14 @@ _PG_init(void)
 	pz_estimates_init();
 	pz_serving_shmem_init();
 	pz_recommend_define_gucs();
+	pz_drift_init();
+
+	/*
+	 * Last: reserving the prefix removes the placeholders postgresql.conf
+	 * made for settings not defined yet, so every setting is defined first
+	 * (or its configured value is lost until the next reload).
+	 */
+	MarkGUCPrefixReserved("personalize");
 }
 
 /* Which distance kernels this server chose at load time (for diagnostics). */

@@ -275,5 +275,4 @@ pz_purpose_define_guc(void)
 							   check_purpose,
 							   assign_purpose,
 							   NULL);
-	MarkGUCPrefixReserved("personalize");
 }
