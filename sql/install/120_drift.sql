@@ -141,6 +141,7 @@ SELECT pg_catalog.pg_extension_config_dump('alerts_alert_id_seq', '');
 CREATE FUNCTION drift_origin() RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN timestamptz '2001-01-01 00:00:00+00';
+REVOKE ALL ON FUNCTION drift_origin() FROM PUBLIC;
 COMMENT ON FUNCTION drift_origin() IS 'Monday 2001-01-01 00:00 UTC: where drift periods are aligned';
 
 CREATE FUNCTION drift_utc(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -153,6 +154,7 @@ COMMENT ON FUNCTION drift_utc(timestamptz) IS 'a period boundary as ISO 8601 tex
 CREATE FUNCTION drift_settle() RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN interval '1 minute';
+REVOKE ALL ON FUNCTION drift_settle() FROM PUBLIC;
 COMMENT ON FUNCTION drift_settle() IS 'how long after its end a period is complete (impressions committed late)';
 
 CREATE FUNCTION sparkline(vals double precision[], span double precision DEFAULT 0.2) RETURNS text
