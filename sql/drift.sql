@@ -253,9 +253,9 @@ SET personalize.drift_min_impressions = 100;
 SET personalize.drift_raise_exploration = on;
 SET personalize.drift_exploration_ceiling = 0.1;
 SELECT drift_job('{"purpose": "recommendation", "until": "2024-01-23T00:00:00Z"}');
-SELECT alert_id, segment, metric, baseline, replace(action, current_database(), '<db>') AS action
+SELECT alert_id, segment, metric, baseline, action
   FROM alerts WHERE period_start = '2024-01-22' ORDER BY alert_id;
-SELECT replace(c, current_database(), '<db>') AS database_setting
+SELECT c AS database_setting
   FROM pg_db_role_setting r, unnest(r.setconfig) c
  WHERE r.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND r.setrole = 0
    AND c LIKE 'personalize.%' ORDER BY 1;

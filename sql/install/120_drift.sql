@@ -340,9 +340,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(), setting, new_rate::text);
-	RETURN format('%s raised from %s to %s for new sessions of database %s (ALTER DATABASE ... SET; ceiling %s)',
-	              setting, trim_scale(current_rate), trim_scale(new_rate), current_database(),
-	              trim_scale(s.exploration_ceiling::numeric));
+	RETURN format('%s raised from %s to %s for new sessions of this database (ALTER DATABASE ... SET; ceiling %s)',
+	              setting, trim_scale(current_rate), trim_scale(new_rate), trim_scale(s.exploration_ceiling::numeric));
 END $$;
 REVOKE ALL ON FUNCTION drift_raise_exploration(text) FROM PUBLIC;
 COMMENT ON FUNCTION drift_raise_exploration(text) IS
