@@ -35,7 +35,8 @@ OBJS = \
 	src/serving/recommend.o \
 	src/serving/impressions.o \
 	src/serving/explain.o \
-	src/jobs/drift.o
+	src/jobs/drift.o \
+	src/jobs/drift_measure.o
 SRC_DIRS = src src/types src/consent src/model src/serving src/jobs
 
 # The install script is assembled from one file per concern under sql/install/;

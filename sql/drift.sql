@@ -407,7 +407,7 @@ GRANT EXECUTE ON FUNCTION drift_store(text, timestamptz), drift_measure(text, ti
 	drift_settings() TO regress_pz_drift_owner;
 GRANT SELECT ON impressions TO regress_pz_drift_owner;
 SET ROLE regress_pz_drift_owner;
-SELECT personalize.drift_store('recommendation', '2024-01-17 00:00+00');
+SELECT * FROM personalize.drift_measure('recommendation', '2024-01-17', '2024-01-18', '2024-01-11');
 SELECT count(*) AS visible_impressions FROM personalize.impressions;
 RESET ROLE;
 REVOKE ALL ON FUNCTION drift_store(text, timestamptz), drift_measure(text, timestamptz, timestamptz, timestamptz),

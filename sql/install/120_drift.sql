@@ -171,101 +171,18 @@ COMMENT ON FUNCTION sparkline(double precision[], double precision) IS
 
 -- ---- measuring a period ----------------------------------------------------
 
--- One period of one purpose, three rows (all, new, established).  Two scans
--- of the period: the distinct subjects (each then probed once in the
--- (subject_id, shown_at) index for an impression before the new-subject
--- window), and one pass that groups the impressions four ways at once
--- (hashed grouping sets); everything else is computed from those groups.
--- Items and categories never shown are zeros of gini(value, population),
--- never rows.  $1 purpose, $2 period start, $3 period end, $4 the start of
--- the new-subject window (positional: the names are also column names).
+-- One period of one purpose, three rows (all, new, established), in one
+-- pass over the period's impressions (src/jobs/drift_measure.c): a subject's
+-- segment is settled by one probe of the (subject_id, shown_at) index;
+-- items and categories never shown are zeros of the population, never rows.
+-- It refuses to run for a role that row-level security would show nothing.
 CREATE FUNCTION drift_measure(purpose text, period_start timestamptz, period_end timestamptz,
                               new_since timestamptz)
 RETURNS TABLE (segment text, impressions bigint, subjects bigint, items_shown bigint,
                catalogue_items bigint, categories bigint, item_gini double precision,
                category_gini double precision, feed_category_gini double precision,
                coverage double precision, explored_share double precision)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-WITH subjects AS MATERIALIZED (
-	SELECT s.subject_id, h.seen IS NULL AS is_new
-	  FROM (SELECT DISTINCT i.subject_id
-	          FROM @extschema@.impressions i
-	         WHERE i.purpose = $1 AND i.shown_at >= $2 AND i.shown_at < $3
-	           AND i.subject_id IS NOT NULL) s
-	  LEFT JOIN LATERAL (SELECT true AS seen
-	                       FROM @extschema@.impressions h
-	                      WHERE h.subject_id = s.subject_id AND h.shown_at < $4 AND h.purpose = $1
-	                      LIMIT 1) h ON true
-),
-shown AS (
-	SELECT CASE s.is_new WHEN true THEN 'new' WHEN false THEN 'established' END AS seg,
-	       i.subject_id, i.item_id, c.category, i.explored
-	  FROM @extschema@.impressions i
-	  LEFT JOIN subjects s ON s.subject_id = i.subject_id
-	  LEFT JOIN @extschema@.items c ON c.item_id = i.item_id
-	 WHERE i.purpose = $1 AND i.shown_at >= $2 AND i.shown_at < $3
-),
--- g: 7 per segment, 3 per item, 5 per category, 4 per subject and category
-counts AS MATERIALIZED (
-	SELECT GROUPING(item_id, category, subject_id) AS g, seg, subject_id, item_id, category,
-	       count(*) AS n, count(*) FILTER (WHERE explored) AS explored
-	  FROM shown
-	 GROUP BY GROUPING SETS ((seg), (seg, item_id), (seg, category), (seg, subject_id, category))
-),
-segs (segment, ord) AS (VALUES ('all', 1), ('new', 2), ('established', 3)),
-population AS (
-	SELECT (SELECT count(*) FROM (SELECT c.item_id FROM @extschema@.items c WHERE c.created_at < $3
-	                              UNION SELECT item_id FROM counts WHERE g = 3) u) AS items,
-	       (SELECT count(*) FROM (SELECT c.category FROM @extschema@.items c WHERE c.created_at < $3
-	                              UNION SELECT category FROM counts WHERE g = 5) u) AS categories
-),
-totals AS (
-	SELECT x.segment, sum(c.n)::bigint AS impressions, sum(c.explored)::bigint AS explored
-	  FROM segs x JOIN counts c ON c.g = 7 AND (x.segment = 'all' OR c.seg = x.segment)
-	 GROUP BY x.segment
-),
-item_exposure AS (
-	SELECT x.segment, c.item_id, sum(c.n)::float8 AS n
-	  FROM segs x JOIN counts c ON c.g = 3 AND (x.segment = 'all' OR c.seg = x.segment)
-	 GROUP BY x.segment, c.item_id
-),
-item_stats AS (
-	SELECT e.segment, count(*) AS shown, @extschema@.gini(e.n, p.items) AS gini
-	  FROM item_exposure e CROSS JOIN population p
-	 GROUP BY e.segment, p.items
-),
-category_exposure AS (
-	SELECT x.segment, c.category, sum(c.n)::float8 AS n
-	  FROM segs x JOIN counts c ON c.g = 5 AND (x.segment = 'all' OR c.seg = x.segment)
-	 GROUP BY x.segment, c.category
-),
-category_stats AS (
-	SELECT e.segment, @extschema@.gini(e.n, p.categories) AS gini
-	  FROM category_exposure e CROSS JOIN population p
-	 GROUP BY e.segment, p.categories
-),
-feeds AS (
-	SELECT c.seg, c.subject_id, @extschema@.gini(c.n::float8, p.categories) AS gini
-	  FROM counts c CROSS JOIN population p
-	 WHERE c.g = 4 AND c.subject_id IS NOT NULL
-	 GROUP BY c.seg, c.subject_id, p.categories
-),
-feed_stats AS (
-	SELECT x.segment, count(*) AS subjects, avg(f.gini) AS gini
-	  FROM segs x JOIN feeds f ON x.segment = 'all' OR f.seg = x.segment
-	 GROUP BY x.segment
-)
-SELECT x.segment, coalesce(t.impressions, 0), coalesce(f.subjects, 0), coalesce(i.shown, 0),
-       p.items, p.categories, i.gini, k.gini, f.gini,
-       coalesce(i.shown, 0)::float8 / nullif(p.items, 0),
-       t.explored::float8 / nullif(t.impressions, 0)
-  FROM segs x CROSS JOIN population p
-  LEFT JOIN totals t ON t.segment = x.segment
-  LEFT JOIN item_stats i ON i.segment = x.segment
-  LEFT JOIN category_stats k ON k.segment = x.segment
-  LEFT JOIN feed_stats f ON f.segment = x.segment
- ORDER BY x.ord
-$$;
+	AS 'MODULE_PATHNAME', 'pz_drift_measure' LANGUAGE C STABLE STRICT ROWS 3;
 REVOKE ALL ON FUNCTION drift_measure(text, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION drift_measure(text, timestamptz, timestamptz, timestamptz) IS
 	'internal: the drift figures of one purpose over [period_start, period_end), subjects first shown anything at or after new_since being new';
@@ -281,23 +198,13 @@ DECLARE
 	period_end timestamptz := drift_store.period_start + s.period;
 BEGIN
 	PERFORM pg_advisory_xact_lock(hashtext('personalize.drift'), hashtext(drift_store.purpose));
-	-- impressions force row-level security and have no policy: a definer
-	-- that cannot bypass it would measure nothing and report calm
-	IF row_security_active('@extschema@.impressions'::regclass) THEN
-		RAISE EXCEPTION 'role "%" cannot read personalize.impressions, so drift cannot be measured', current_user
-			USING ERRCODE = 'insufficient_privilege',
-			      DETAIL = 'personalize.impressions forces row-level security and has no policy: only a superuser or a BYPASSRLS role reads it.',
-			      HINT = 'The drift functions must be owned by the superuser that created the extension.';
-	END IF;
 	INSERT INTO @extschema@.drift_snapshots AS d
 	       (purpose, period_start, segment, period_end, impressions, subjects, items_shown,
 	        catalogue_items, categories, item_gini, category_gini, feed_category_gini,
 	        coverage, explored_share, computed_at)
 	SELECT drift_store.purpose, drift_store.period_start, m.segment, period_end, m.impressions,
 	       m.subjects, m.items_shown, m.catalogue_items, m.categories,
-	       CASE WHEN m.impressions > 0 THEN m.item_gini END,
-	       CASE WHEN m.impressions > 0 THEN m.category_gini END,
-	       m.feed_category_gini, m.coverage, m.explored_share, clock_timestamp()
+	       m.item_gini, m.category_gini, m.feed_category_gini, m.coverage, m.explored_share, clock_timestamp()
 	  FROM @extschema@.drift_measure(drift_store.purpose, drift_store.period_start, period_end,
 	                                 period_end - s.new_subject_window) m
 	ON CONFLICT (purpose, period_start, segment) DO UPDATE
