@@ -753,9 +753,11 @@ PZ_FUNCTION(pz_drift_measure)
 	segment_figures(&ds, established_only, buf, cat, &f);
 	put_row(rsinfo, "established", &f, &ds);
 
-	elog(DEBUG1, "drift_measure: catalogue %ld ms, scan %ld ms, figures %ld ms, %zu bytes",
+	elog(DEBUG1, "drift_measure: catalogue %ld ms, scan %ld ms (" INT64_FORMAT " impressions, %d subjects), figures %ld ms, %.1f MB",
 		 (long) ((t_catalogue - t0) / 1000), (long) ((t_scan - t_catalogue) / 1000),
-		 (long) ((GetCurrentTimestamp() - t_scan) / 1000), MemoryContextMemAllocated(ds.cxt, true));
+		 ds.impressions[SEG_ANON] + ds.impressions[SEG_NEW] + ds.impressions[SEG_ESTABLISHED], ds.nfeeds,
+		 (long) ((GetCurrentTimestamp() - t_scan) / 1000),
+		 (double) MemoryContextMemAllocated(ds.cxt, true) / (1024.0 * 1024.0));
 	MemoryContextDelete(ds.cxt);
 	return (Datum) 0;
 }
