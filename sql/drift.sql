@@ -356,7 +356,7 @@ SELECT p.proname, has_function_privilege('regress_pz_drift_plain', p.oid, 'EXECU
   FROM pg_proc p WHERE p.pronamespace = 'personalize'::regnamespace
    AND p.proname IN ('drift_snapshot', 'drift_job', 'acknowledge_alert', 'drift_measure', 'drift_store',
                      'drift_check_alerts', 'drift_raise_exploration', 'alert_notification', 'drift_settings',
-                     'drift_chart', 'sparkline', 'gini')
+                     'drift_chart', 'sparkline', 'gini', 'drift_lock')
  ORDER BY 1, 2;
 SET ROLE regress_pz_drift_plain;
 SELECT count(*) FROM personalize.drift_snapshots;

@@ -58,6 +58,12 @@ REVOKE ALL ON FUNCTION drift_settings() FROM PUBLIC;
 COMMENT ON FUNCTION drift_settings() IS
 	'internal: the personalize.drift_* settings and personalize.gini_alert_delta as typed values (intervals in hours)';
 
+CREATE FUNCTION drift_lock(key text, wait boolean) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'pz_drift_lock' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION drift_lock(text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION drift_lock(text, boolean) IS
+	'internal: a transaction-level lock on a key (a purpose being measured) that no SQL advisory-lock function can take; false if busy and not waiting';
+
 -- ---- tables ------------------------------------------------------------------
 
 -- Periods are found by time; a BRIN index costs almost nothing on an
@@ -197,7 +203,7 @@ DECLARE
 	s record := @extschema@.drift_settings();
 	period_end timestamptz := drift_store.period_start + s.period;
 BEGIN
-	PERFORM pg_advisory_xact_lock(hashtext('personalize.drift'), hashtext(drift_store.purpose));
+	PERFORM @extschema@.drift_lock(drift_store.purpose, true);
 	INSERT INTO @extschema@.drift_snapshots AS d
 	       (purpose, period_start, segment, period_end, impressions, subjects, items_shown,
 	        catalogue_items, categories, item_gini, category_gini, feed_category_gini,
@@ -236,7 +242,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- ALTER DATABASE updates one catalogue row: concurrent raises queue here
-	PERFORM pg_advisory_xact_lock(hashtext('personalize.drift'), hashtext(setting));
+	-- (a purpose has no colon, so this key names no purpose)
+	PERFORM @extschema@.drift_lock('setting:' || setting, true);
 	SELECT substr(c, length(setting) + 2) INTO configured
 	  FROM pg_db_role_setting r, unnest(r.setconfig) c
 	 WHERE r.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -488,7 +495,7 @@ BEGIN
 		  LEFT JOIN recent r ON r.purpose = u.purpose
 		 ORDER BY u.purpose
 	LOOP
-		IF NOT pg_try_advisory_xact_lock(hashtext('personalize.drift'), hashtext(c.purpose)) THEN
+		IF NOT @extschema@.drift_lock(c.purpose, false) THEN
 			busy := busy || c.purpose;
 			CONTINUE;
 		END IF;

@@ -15,10 +15,13 @@
 
 #include <limits.h>
 
+#include "access/hash.h"
 #include "access/htup_details.h"
 #include "drift.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "personalize.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -119,4 +122,25 @@ PZ_FUNCTION(pz_drift_settings)
 	values[5] = Float8GetDatum(drift_exploration_ceiling);
 	values[6] = Float8GetDatum(drift_exploration_step);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * Drift runs are serialized per purpose (and raises of one exploration
+ * setting per database) on a transaction-level advisory lock whose last
+ * field no SQL function uses (pg_advisory_lock() uses 1 and 2): no role can
+ * take it to stall the drift job or make it skip a purpose forever.
+ */
+#define DRIFT_LOCK_FIELD2	0x707A6472	/* "pzdr" */
+#define DRIFT_LOCK_FIELD4	0x707A
+
+PZ_FUNCTION(pz_drift_lock)
+{
+	text	   *key = PG_GETARG_TEXT_PP(0);
+	bool		wait = PG_GETARG_BOOL(1);
+	uint32		h = DatumGetUInt32(hash_any((const unsigned char *) VARDATA_ANY(key),
+											VARSIZE_ANY_EXHDR(key)));
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DRIFT_LOCK_FIELD2, h, DRIFT_LOCK_FIELD4);
+	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
 }
