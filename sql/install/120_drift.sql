@@ -475,13 +475,16 @@ BEGIN
 
 	-- Purposes to look at: those measured before, and those with impressions
 	-- since the latest snapshot of any purpose (all impressions the first
-	-- time; the BRIN index bounds the scan afterwards).
+	-- time; the BRIN index bounds the scan afterwards).  Until a period
+	-- after that snapshot is complete, no new purpose can have one: the scan
+	-- is skipped, so frequent runs scan the log once a period.
 	SELECT max(d.period_end) INTO watermark FROM @extschema@.drift_snapshots d;
 	FOR c IN
 		WITH recent AS (
 			SELECT i.purpose, min(i.shown_at) AS first_shown
 			  FROM @extschema@.impressions i
 			 WHERE i.shown_at >= coalesce(watermark, '-infinity') AND i.shown_at < until
+			   AND (watermark IS NULL OR watermark + s.period <= until)
 			   AND (only_purpose IS NULL OR i.purpose = only_purpose)
 			 GROUP BY i.purpose
 		), measured AS (
