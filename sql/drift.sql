@@ -223,10 +223,18 @@ SELECT count(*) AS compared,
 SELECT segment, round(feed_category_gini::numeric, 4) AS feed FROM drift_snapshot('recommendation', '2024-01-17 00:00+00');
 SELECT count(*) AS alerts FROM alerts;
 
--- bounded per run, and behind says so
-SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z", "max_periods": 3}');
-SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z", "max_periods": 3}');
-SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z", "max_periods": 3}');
+-- bounded per run, and behind says so; every period from the purpose's
+-- first impression (2024-01-05) is measured, those before the period
+-- measured by hand above (2024-01-15) included
+SELECT purpose, first_shown FROM drift_purposes ORDER BY purpose;
+SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z", "max_periods": 10}');
+SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z", "max_periods": 10}');
+SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z", "max_periods": 10}');
+SELECT count(*) AS periods, min(period_start), max(period_end) FROM drift_snapshots
+ WHERE purpose = 'marketing' AND segment = 'all';
+-- a missing period (a snapshot deleted) is measured again
+DELETE FROM drift_snapshots WHERE purpose = 'marketing' AND period_start = '2024-01-10';
+SELECT drift_job('{"purpose": "marketing", "until": "2024-01-22T00:00:00Z"}');
 
 -- periods stay 24 hours across a daylight saving change, whatever the
 -- session's time zone (Paris moves its clocks on 2024-03-31)
@@ -350,18 +358,19 @@ CREATE ROLE regress_pz_drift_owner;
 GRANT SELECT ON drift_snapshots, alerts, gini_drift TO regress_pz_drift_auditor;
 SELECT r.rolname, t.relname, has_table_privilege(r.rolname, 'personalize.' || t.relname, 'SELECT') AS can_select
   FROM (VALUES ('regress_pz_drift_plain'), ('public')) r(rolname)
- CROSS JOIN (VALUES ('drift_snapshots'), ('alerts'), ('gini_drift'), ('impressions')) t(relname)
+ CROSS JOIN (VALUES ('drift_snapshots'), ('alerts'), ('gini_drift'), ('drift_purposes'), ('impressions')) t(relname)
  WHERE r.rolname <> 'public' ORDER BY 1, 2;
 SELECT p.proname, has_function_privilege('regress_pz_drift_plain', p.oid, 'EXECUTE') AS plain_can_execute
   FROM pg_proc p WHERE p.pronamespace = 'personalize'::regnamespace
    AND p.proname IN ('drift_snapshot', 'drift_job', 'acknowledge_alert', 'drift_measure', 'drift_store',
                      'drift_check_alerts', 'drift_raise_exploration', 'alert_notification', 'drift_settings',
-                     'drift_chart', 'sparkline', 'gini', 'drift_lock')
+                     'drift_chart', 'sparkline', 'gini', 'drift_lock', 'drift_note_purpose')
  ORDER BY 1, 2;
 SET ROLE regress_pz_drift_plain;
 SELECT count(*) FROM personalize.drift_snapshots;
 SELECT count(*) FROM personalize.alerts;
 SELECT count(*) FROM personalize.gini_drift;
+SELECT count(*) FROM personalize.drift_purposes;
 SELECT * FROM personalize.drift_snapshot('recommendation', '2024-01-17 00:00+00');
 SELECT personalize.drift_job('{}');
 SELECT personalize.acknowledge_alert(1);
@@ -428,5 +437,6 @@ RESET personalize.drift_raise_exploration;
 RESET personalize.drift_exploration_ceiling;
 DELETE FROM alerts;
 DELETE FROM drift_snapshots;
+DELETE FROM drift_purposes;
 DELETE FROM impressions;
 DELETE FROM items WHERE item_id BETWEEN 1 AND 21;

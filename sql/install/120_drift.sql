@@ -135,9 +135,23 @@ COMMENT ON TABLE alerts IS
 	'alerts raised by monitoring (kind gini_drift: a Gini coefficient rose by more than personalize.gini_alert_delta over its baseline), with the action taken and who acknowledged them';
 COMMENT ON COLUMN alerts.action IS 'what was done automatically (personalize.drift_raise_exploration), NULL if nothing';
 
+-- Where each purpose's impressions begin, noted when it is first measured
+-- (one scan of the log per purpose, ever), so that the drift job measures
+-- every period from there, gaps and periods before a first manual
+-- drift_snapshot() included, without looking for them in the log again.
+CREATE TABLE drift_purposes (
+	purpose     text PRIMARY KEY,
+	first_shown timestamptz NOT NULL,
+	noted_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE drift_purposes IS
+	'drift monitoring''s bookkeeping: when each measured purpose''s first impression was shown (delete a row to have it looked up again, after importing older impressions)';
+
 SELECT seal_registry_table('drift_snapshots', true);
 SELECT seal_registry_table('alerts', true);
-REVOKE ALL ON drift_snapshots, alerts FROM PUBLIC;
+SELECT seal_registry_table('drift_purposes', true);
+REVOKE ALL ON drift_snapshots, alerts, drift_purposes FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('drift_purposes', '');
 SELECT pg_catalog.pg_extension_config_dump('drift_snapshots', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts_alert_id_seq', '');
@@ -193,6 +207,32 @@ REVOKE ALL ON FUNCTION drift_measure(text, timestamptz, timestamptz, timestamptz
 COMMENT ON FUNCTION drift_measure(text, timestamptz, timestamptz, timestamptz) IS
 	'internal: the drift figures of one purpose over [period_start, period_end), subjects first shown anything at or after new_since being new';
 
+-- The first impression of a purpose: as noted, else looked up (first_shown
+-- when the caller already knows it) and noted.  NULL: no impression yet.
+CREATE FUNCTION drift_note_purpose(purpose text, first_shown timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	noted timestamptz;
+BEGIN
+	SELECT d.first_shown INTO noted FROM @extschema@.drift_purposes d WHERE d.purpose = drift_note_purpose.purpose;
+	IF noted IS NOT NULL THEN
+		RETURN noted;
+	END IF;
+	noted := drift_note_purpose.first_shown;
+	IF noted IS NULL THEN
+		SELECT min(i.shown_at) INTO noted FROM @extschema@.impressions i WHERE i.purpose = drift_note_purpose.purpose;
+	END IF;
+	IF noted IS NOT NULL THEN
+		INSERT INTO @extschema@.drift_purposes (purpose, first_shown)
+		VALUES (drift_note_purpose.purpose, noted) ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN noted;
+END $$;
+REVOKE ALL ON FUNCTION drift_note_purpose(text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION drift_note_purpose(text, timestamptz) IS
+	'internal: when a purpose''s first impression was shown, noted in drift_purposes the first time';
+
 -- Measures one period and stores it (replacing an earlier measure), under a
 -- transaction-level lock per purpose so that concurrent runs queue instead
 -- of measuring the same period twice.
@@ -204,6 +244,7 @@ DECLARE
 	period_end timestamptz := drift_store.period_start + s.period;
 BEGIN
 	PERFORM @extschema@.drift_lock(drift_store.purpose, true);
+	PERFORM @extschema@.drift_note_purpose(drift_store.purpose, NULL);
 	INSERT INTO @extschema@.drift_snapshots AS d
 	       (purpose, period_start, segment, period_end, impressions, subjects, items_shown,
 	        catalogue_items, categories, item_gini, category_gini, feed_category_gini,
@@ -418,11 +459,12 @@ COMMENT ON FUNCTION drift_snapshot(text, timestamptz) IS
 --   purpose      only this purpose (default: every purpose with impressions)
 --   max_periods  most periods measured per purpose and run (default 100)
 --   until        measure only periods ending by then (default: now)
--- Per purpose, in time order, from the end of its last snapshot (or its
--- first impression) to the last complete period, each period measured and
--- its alerts checked.  A purpose another run is measuring is skipped
--- (reported under "busy"); a period already measured is not measured again,
--- so running twice, or two runs at once, measures each period once.
+-- Per purpose, in time order, every complete period from its first
+-- impression on that has no snapshot (at the current period length), each
+-- measured and its alerts checked.  A purpose another run is measuring is
+-- skipped (reported under "busy"); a period already measured is not
+-- measured again, so running twice, or two runs at once, measures each
+-- period once.
 CREATE FUNCTION drift_job(params jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -433,8 +475,8 @@ DECLARE
 	until timestamptz := now() - @extschema@.drift_settle();
 	watermark timestamptz;
 	c record;
-	last_end timestamptz;
 	first_shown timestamptz;
+	missing timestamptz[];
 	start timestamptz;
 	done integer;
 	raised integer;
@@ -473,11 +515,11 @@ BEGIN
 		PERFORM @extschema@.check_purpose_exists(only_purpose);
 	END IF;
 
-	-- Purposes to look at: those measured before, and those with impressions
-	-- since the latest snapshot of any purpose (all impressions the first
-	-- time; the BRIN index bounds the scan afterwards).  Until a period
-	-- after that snapshot is complete, no new purpose can have one: the scan
-	-- is skipped, so frequent runs scan the log once a period.
+	-- Purposes to look at: those noted or measured before, and those with
+	-- impressions since the latest snapshot of any purpose (all impressions
+	-- the first time; the BRIN index bounds the scan afterwards).  Until a
+	-- period after that snapshot is complete, no new purpose can have one:
+	-- the scan is skipped, so frequent runs scan the log once a period.
 	SELECT max(d.period_end) INTO watermark FROM @extschema@.drift_snapshots d;
 	FOR c IN
 		WITH recent AS (
@@ -487,14 +529,17 @@ BEGIN
 			   AND (watermark IS NULL OR watermark + s.period <= until)
 			   AND (only_purpose IS NULL OR i.purpose = only_purpose)
 			 GROUP BY i.purpose
-		), measured AS (
-			SELECT DISTINCT d.purpose FROM @extschema@.drift_snapshots d
+		), known AS (
+			SELECT d.purpose FROM @extschema@.drift_purposes d
 			 WHERE only_purpose IS NULL OR d.purpose = only_purpose
-		), named AS (
-			SELECT only_purpose AS purpose WHERE only_purpose IS NOT NULL
+			UNION
+			SELECT d.purpose FROM @extschema@.drift_snapshots d
+			 WHERE only_purpose IS NULL OR d.purpose = only_purpose
+			UNION
+			SELECT only_purpose WHERE only_purpose IS NOT NULL
 		)
 		SELECT u.purpose, r.first_shown
-		  FROM (SELECT purpose FROM recent UNION SELECT purpose FROM measured UNION SELECT purpose FROM named) u
+		  FROM (SELECT purpose FROM recent UNION SELECT purpose FROM known) u
 		  LEFT JOIN recent r ON r.purpose = u.purpose
 		 ORDER BY u.purpose
 	LOOP
@@ -502,32 +547,32 @@ BEGIN
 			busy := busy || c.purpose;
 			CONTINUE;
 		END IF;
-		-- read after taking the lock: a run that held it has committed
-		SELECT max(d.period_end) INTO last_end FROM @extschema@.drift_snapshots d WHERE d.purpose = c.purpose;
-		first_shown := c.first_shown;
-		IF last_end IS NULL AND (watermark IS NOT NULL OR first_shown IS NULL) THEN
-			-- never measured, and only its recent impressions were looked at
-			SELECT min(i.shown_at) INTO first_shown FROM @extschema@.impressions i
-			 WHERE i.purpose = c.purpose AND i.shown_at < until;
-		END IF;
-		CONTINUE WHEN last_end IS NULL AND first_shown IS NULL;
-		start := date_bin(s.period, coalesce(last_end, first_shown), @extschema@.drift_origin());
-		IF start < last_end THEN
-			start := start + s.period;		-- the period length changed since
-		END IF;
+		-- Where its impressions begin: the first scan saw them all; later
+		-- ones saw only the recent rows (then the log is searched, once).
+		first_shown := @extschema@.drift_note_purpose(c.purpose,
+		                                              CASE WHEN watermark IS NULL THEN c.first_shown END);
+		CONTINUE WHEN first_shown IS NULL;
+		-- Every complete period from there not measured yet (at the current
+		-- length), oldest first; read after taking the lock, so a run that
+		-- held it has committed.
+		SELECT array_agg(g ORDER BY g) INTO missing
+		  FROM generate_series(date_bin(s.period, first_shown, @extschema@.drift_origin()),
+		                       until - s.period, s.period) g
+		 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.drift_snapshots d
+		                    WHERE d.purpose = c.purpose AND d.period_start = g AND d.segment = 'all'
+		                      AND d.period_end = g + s.period);
 		done := 0;
 		raised := 0;
-		WHILE start + s.period <= until AND done < max_periods LOOP
+		FOREACH start IN ARRAY coalesce(missing[1:max_periods], '{}') LOOP
 			PERFORM @extschema@.drift_store(c.purpose, start);
 			raised := raised + @extschema@.drift_check_alerts(c.purpose, start, start + 2 * s.period > until);
 			done := done + 1;
-			start := start + s.period;
 		END LOOP;
 		IF done > 0 THEN
 			purposes := purposes || jsonb_build_object(c.purpose, jsonb_build_object(
 				'periods', done, 'alerts', raised,
-				'from', @extschema@.drift_utc(start - done * s.period), 'to', @extschema@.drift_utc(start),
-				'behind', start + s.period <= until));
+				'from', @extschema@.drift_utc(missing[1]), 'to', @extschema@.drift_utc(missing[done] + s.period),
+				'behind', cardinality(missing) > done));
 		END IF;
 		total_periods := total_periods + done;
 		total_alerts := total_alerts + raised;
