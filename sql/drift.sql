@@ -247,6 +247,20 @@ SELECT period_start, period_end, extract(epoch FROM period_end - period_start) /
   FROM drift_snapshots WHERE purpose = 'analytics' AND segment = 'all' ORDER BY period_start;
 SET TimeZone = 'UTC';
 
+-- measured out of order: the last day first (by hand, no baseline yet),
+-- then the days before it (the job); its alerts come when its baselines do
+SELECT create_purpose('recommendation.regress_drift', 'drift measured out of order', 'personalization', inherit => true);
+INSERT INTO impressions (shown_at, subject_id, purpose, model_id, item_id, rank, score, explored, sponsored)
+SELECT timestamptz '2024-02-05 00:00+00' + d * interval '24 hours' + s * interval '1 minute' + j * interval '1 second',
+       s, 'recommendation.regress_drift', 1,
+       CASE WHEN d = 7 THEN (s % 4) * 5 + (s + j) % 5 + 1 ELSE (s + d + 3 * j) % 20 + 1 END, j + 1, 1, false, false
+  FROM generate_series(0, 7) d, generate_series(1, 30) s, generate_series(0, 9) j;
+SELECT segment, round(feed_category_gini::numeric, 4) AS feed
+  FROM drift_snapshot('recommendation.regress_drift', '2024-02-12 00:00+00');
+SELECT drift_job('{"purpose": "recommendation.regress_drift", "until": "2024-02-13T00:00:00Z"}');
+SELECT drift_utc(period_start) AS period_start, segment, baseline FROM alerts
+ WHERE purpose = 'recommendation.regress_drift' ORDER BY alert_id;
+
 -- ---- the exploration rate raised by an alert --------------------------------------
 -- Day 21 (Monday 2024-01-22) narrows the feeds again, of subjects 1-40
 -- (all established now) and of subjects 41-50 (new), and is the latest
@@ -364,7 +378,8 @@ SELECT p.proname, has_function_privilege('regress_pz_drift_plain', p.oid, 'EXECU
   FROM pg_proc p WHERE p.pronamespace = 'personalize'::regnamespace
    AND p.proname IN ('drift_snapshot', 'drift_job', 'acknowledge_alert', 'drift_measure', 'drift_store',
                      'drift_check_alerts', 'drift_raise_exploration', 'alert_notification', 'drift_settings',
-                     'drift_chart', 'sparkline', 'gini', 'drift_lock', 'drift_note_purpose')
+                     'drift_chart', 'sparkline', 'gini', 'drift_lock', 'drift_note_purpose',
+                     'drift_check_alerts_around')
  ORDER BY 1, 2;
 SET ROLE regress_pz_drift_plain;
 SELECT count(*) FROM personalize.drift_snapshots;
@@ -440,3 +455,4 @@ DELETE FROM drift_snapshots;
 DELETE FROM drift_purposes;
 DELETE FROM impressions;
 DELETE FROM items WHERE item_id BETWEEN 1 AND 21;
+DELETE FROM purposes WHERE name = 'recommendation.regress_drift';

@@ -412,6 +412,28 @@ REVOKE ALL ON FUNCTION drift_check_alerts(text, timestamptz, boolean) FROM PUBLI
 COMMENT ON FUNCTION drift_check_alerts(text, timestamptz, boolean) IS
 	'internal: raise the gini_drift alerts of a measured period (each once), with a WARNING and a notification on channel personalize_alerts';
 
+-- A period just measured is a baseline too: the period after it and the
+-- one a week later, if measured before it (out of order), are checked again
+-- (what they raised already is not raised twice).  complete_before: the
+-- end of the newest complete period, which tells which period is latest.
+CREATE FUNCTION drift_check_alerts_around(purpose text, period_start timestamptz, complete_before timestamptz)
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p interval := (@extschema@.drift_settings()).period;
+	raised integer;
+BEGIN
+	raised := @extschema@.drift_check_alerts(purpose, period_start, period_start + 2 * p > complete_before)
+	        + @extschema@.drift_check_alerts(purpose, period_start + p, period_start + 3 * p > complete_before);
+	IF p < interval '168 hours' THEN
+		raised := raised + @extschema@.drift_check_alerts(purpose, period_start + interval '168 hours',
+		                                                  period_start + interval '168 hours' + 2 * p > complete_before);
+	END IF;
+	RETURN raised;
+END $$;
+REVOKE ALL ON FUNCTION drift_check_alerts_around(text, timestamptz, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION drift_check_alerts_around(text, timestamptz, timestamptz) IS
+	'internal: check the alerts of a measured period and of the periods it is the baseline of';
+
 -- ---- what users call ------------------------------------------------------
 
 CREATE FUNCTION drift_snapshot(purpose text DEFAULT 'recommendation', period_start timestamptz DEFAULT NULL)
@@ -445,8 +467,7 @@ BEGIN
 			      HINT = format('It can be measured from %s on.', @extschema@.drift_utc(start + s.period + @extschema@.drift_settle()));
 	END IF;
 	PERFORM @extschema@.drift_store(drift_snapshot.purpose, start);
-	PERFORM @extschema@.drift_check_alerts(drift_snapshot.purpose, start,
-	                                       start + 2 * s.period > complete_before);
+	PERFORM @extschema@.drift_check_alerts_around(drift_snapshot.purpose, start, complete_before);
 	RETURN QUERY SELECT * FROM @extschema@.drift_snapshots d
 	              WHERE d.purpose = drift_snapshot.purpose AND d.period_start = start
 	              ORDER BY array_position(ARRAY['all', 'new', 'established'], d.segment);
@@ -565,7 +586,7 @@ BEGIN
 		raised := 0;
 		FOREACH start IN ARRAY coalesce(missing[1:max_periods], '{}') LOOP
 			PERFORM @extschema@.drift_store(c.purpose, start);
-			raised := raised + @extschema@.drift_check_alerts(c.purpose, start, start + 2 * s.period > until);
+			raised := raised + @extschema@.drift_check_alerts_around(c.purpose, start, until);
 			done := done + 1;
 		END LOOP;
 		IF done > 0 THEN
