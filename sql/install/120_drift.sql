@@ -341,7 +341,7 @@ DECLARE
 BEGIN
 	FOR r IN
 		SELECT c.segment, m.metric, m.value, k.baseline, m.baseline_value,
-		       m.value - m.baseline_value AS delta
+		       m.value - m.baseline_value AS delta, c.impressions, b.impressions AS baseline_impressions
 		  FROM @extschema@.drift_snapshots c
 		 CROSS JOIN (VALUES (1, 'previous period'), (2, 'same period a week earlier')) k(ord, baseline)
 		  JOIN @extschema@.drift_snapshots b
@@ -361,11 +361,18 @@ BEGIN
 		   AND m.value - m.baseline_value > s.alert_delta
 		 ORDER BY array_position(ARRAY['all', 'new', 'established'], c.segment), m.ord, k.ord
 	LOOP
-		what := format('%s of purpose "%s" (%s) rose by %s over the %s, from %s to %s, in the period starting %s',
+		what := format('%s of purpose "%s" (%s) rose by %s over the %s, from %s to %s, in the period starting %s (%s impressions, %s in the baseline)',
 		               r.metric, drift_check_alerts.purpose,
 		               CASE r.segment WHEN 'all' THEN 'all subjects' ELSE r.segment || ' subjects' END,
 		               round(r.delta::numeric, 3), r.baseline, round(r.baseline_value::numeric, 3),
-		               round(r.value::numeric, 3), @extschema@.drift_utc(drift_check_alerts.period_start));
+		               round(r.value::numeric, 3), @extschema@.drift_utc(drift_check_alerts.period_start),
+		               r.impressions, r.baseline_impressions);
+		-- a Gini counting never-shown members rises when fewer impressions
+		-- spread over the same catalogue: say so when traffic fell
+		IF r.impressions < 0.8 * r.baseline_impressions THEN
+			what := what || format('; traffic fell by %s%%, which alone raises a Gini that counts what was never shown',
+			                       round(100 * (1 - r.impressions::numeric / r.baseline_impressions)));
+		END IF;
 		CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.alerts a
 		                       WHERE a.kind = 'gini_drift' AND a.purpose = drift_check_alerts.purpose
 		                         AND a.period_start = drift_check_alerts.period_start AND a.segment = r.segment

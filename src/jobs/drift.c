@@ -31,7 +31,7 @@
 static int	drift_period_min = 24 * 60;
 static double gini_alert_delta = 0.05;
 static int	new_subject_window_min = MINUTES_PER_WEEK;
-static int	drift_min_impressions = 1000;
+static int	drift_min_impressions = 5000;
 static bool drift_raise_exploration = false;
 static double drift_exploration_ceiling = 0.3;
 static double drift_exploration_step = 0.05;
@@ -74,8 +74,8 @@ pz_drift_init(void)
 							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.drift_min_impressions",
 							"Fewest impressions a segment needs in a period, and in its baseline, to raise a drift alert.",
-							"Smaller samples are measured but their Gini moves with noise, not with the feed.",
-							&drift_min_impressions, 1000, 0, INT_MAX,
+							"Smaller samples are measured, but sampling alone moves their Gini by the alert threshold too often.",
+							&drift_min_impressions, 5000, 0, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("personalize.drift_raise_exploration",
 							 "Whether a drift alert on the latest period raises the exploration rate.",
