@@ -135,8 +135,9 @@ SELECT alert_id, kind, purpose, drift_utc(period_start) AS period_start, segment
        round(delta::numeric, 4) AS delta, action, acknowledged_at
   FROM alerts ORDER BY alert_id;
 SELECT message FROM alerts WHERE alert_id = 1;
--- what a listener on channel personalize_alerts receives (LISTEN output
--- names the sending process id, so its delivery is tested in
+-- what a listener on channel personalize_alerts receives: the alert's id
+-- and kind, nothing of what it measured, since any role may listen (LISTEN
+-- output names the sending process id, so delivery is tested in
 -- test/t/008_drift.pl)
 SELECT alert_notification(1);
 

@@ -302,21 +302,17 @@ REVOKE ALL ON FUNCTION drift_raise_exploration(text) FROM PUBLIC;
 COMMENT ON FUNCTION drift_raise_exploration(text) IS
 	'internal: raise an exploration setting by personalize.drift_exploration_step, up to personalize.drift_exploration_ceiling, for the database';
 
--- What a listener on channel personalize_alerts receives: the alert as JSON
--- (values rounded to 4 decimals, the period start in UTC).
+-- What a listener on channel personalize_alerts receives.  Any role may
+-- LISTEN on any channel, so the payload names the alert and nothing of what
+-- it measured: a listener allowed to read alerts looks the rest up.
 CREATE FUNCTION alert_notification(alert_id bigint) RETURNS jsonb LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
-	SELECT jsonb_build_object('alert_id', a.alert_id, 'kind', a.kind, 'purpose', a.purpose,
-	                          'period_start', @extschema@.drift_utc(a.period_start),
-	                          'segment', a.segment, 'metric', a.metric,
-	                          'value', round(a.value::numeric, 4), 'baseline', a.baseline,
-	                          'baseline_value', round(a.baseline_value::numeric, 4),
-	                          'delta', round(a.delta::numeric, 4), 'action', a.action)
+	SELECT jsonb_build_object('alert_id', a.alert_id, 'kind', a.kind)
 	  FROM @extschema@.alerts a WHERE a.alert_id = $1
 $$;
 REVOKE ALL ON FUNCTION alert_notification(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION alert_notification(bigint) IS
-	'internal: the JSON payload of the notification an alert sends on channel personalize_alerts';
+	'internal: the JSON payload of the notification an alert sends on channel personalize_alerts: its id and kind only (any role may listen)';
 
 -- After a period is measured: every segment and Gini metric that rose by more
 -- than personalize.gini_alert_delta over the previous period, or over the
