@@ -40,7 +40,9 @@ OBJS = \
 	src/jobs/worker_shmem.o \
 	src/jobs/launcher.o \
 	src/jobs/scheduler.o \
-	src/jobs/worker_hooks.o
+	src/jobs/worker_hooks.o \
+	src/jobs/drift.o \
+	src/jobs/drift_measure.o
 SRC_DIRS = src src/types src/consent src/model src/serving src/jobs
 
 # The install script is assembled from one file per concern under sql/install/;
@@ -53,7 +55,7 @@ UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs errors catalog_dump catalog_comments
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs drift errors catalog_dump catalog_comments
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out

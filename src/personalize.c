@@ -6,6 +6,7 @@
 
 #include "consent_store.h"
 #include "distance.h"
+#include "drift.h"
 #include "protected.h"
 #include "purpose.h"
 #include "recommend.h"
@@ -36,9 +37,12 @@ _PG_init(void)
 	pz_job_settings_define_gucs();
 	pz_train_define_gucs();
 	pz_workers_init();
+	pz_drift_init();
+
 	/*
-	 * Last: reserving the prefix drops the postgresql.conf values of
-	 * personalize.* settings not defined yet, with a warning.
+	 * Last: reserving the prefix removes the placeholders postgresql.conf
+	 * made for settings not defined yet, so every setting is defined first
+	 * (or its configured value is lost until the next reload).
 	 */
 	MarkGUCPrefixReserved("personalize");
 }

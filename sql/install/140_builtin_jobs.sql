@@ -1,4 +1,4 @@
--- The built-in job kinds and jobs: retrain, drift, retention.
+-- The built-in job kinds and jobs: retrain, retention, drift.
 
 -- Retraining: when personalize.retrain_interval (or the job's "interval")
 -- has passed since the purpose's newest model, or
@@ -111,10 +111,21 @@ REVOKE ALL ON FUNCTION retention_job(jobs) FROM PUBLIC;
 COMMENT ON FUNCTION retention_job(jobs) IS
 	'job handler: delete interactions older than their category''s retention, and old impressions and feedback';
 
+-- Drift: every complete period not measured yet (see 120_drift.sql).
+CREATE FUNCTION drift_handler(job jobs) RETURNS jsonb
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.drift_job(job.params)
+$$;
+REVOKE ALL ON FUNCTION drift_handler(jobs) FROM PUBLIC;
+COMMENT ON FUNCTION drift_handler(jobs) IS
+	'job handler: drift snapshots of every complete period not measured yet, with their alerts (params as drift_job(jsonb))';
+
 INSERT INTO job_kinds (kind, handler, description, builtin) VALUES
+	('drift', 'drift_handler(jobs)', 'measure the concentration of what was shown, period by period, and alert when it rises', true),
 	('retrain', 'retrain_job(jobs)', 'retrain a purpose''s model on schedule or when enough new interactions arrived', true),
 	('retention', 'retention_job(jobs)', 'delete data older than its retention', true);
 
 INSERT INTO jobs (job_name, kind, schedule, params, owner, builtin) VALUES
 	('retrain', 'retrain', '5 minutes', '{"purpose": "recommendation"}', current_user, true),
-	('retention', 'retention', '1 hour', '{}', current_user, true);
+	('retention', 'retention', '1 hour', '{}', current_user, true),
+	('drift', 'drift', '15 minutes', '{}', current_user, true);

@@ -289,41 +289,67 @@ neumaier_add(double *sum, double *comp, double x)
 }
 
 /*
- * Gini of x[0..n-1], sorted ascending, all finite and >= 0.
+ * Gini of a population of n values of which x[0..m-1] (m <= n, sorted
+ * ascending, all finite and >= 0) are given and the other n - m are zeros:
+ * with X the whole population sorted ascending (the zeros first),
  *
- * G = 2 sum_i i x_i / (n S) - (n + 1) / n  (i = 1..n) is rewritten, exactly,
- * as  sum_i (2i - n - 1) x_i / (n S)  and the terms paired from both ends:
+ * G = 2 sum_i i X_i / (n S) - (n + 1) / n  (i = 1..n) is rewritten, exactly,
+ * as  sum_i (2i - n - 1) X_i / (n S)  and the terms paired from both ends:
  *
- *	G = sum_{i=1..floor(n/2)} (n + 1 - 2i) (x_{n+1-i} - x_i) / (n S)
+ *	G = sum_{i=1..floor(n/2)} (n + 1 - 2i) (X_{n+1-i} - X_i) / (n S)
  *
  * Every term is >= 0, so nothing cancels: equal values give exactly 0 and G
- * never comes out negative.  The values are scaled by a power of two first
- * (G does not depend on scale), so sums of huge values cannot overflow.
+ * never comes out negative.  A pair whose upper end is one of the zeros is
+ * zero, so only the first min(m, n/2) pairs are summed: O(m), however large
+ * the population.  The values are scaled by a power of two first (G does
+ * not depend on scale), so sums of huge values cannot overflow.
  */
 static double
-gini_sorted(const double *x, int64 n)
+gini_sorted_padded(const double *x, int64 m, int64 n)
 {
+	int64		zeros = n - m;
+	int64		pairs = Min(m, n / 2);
 	int			e;
 	double		num = 0.0,
 				num_c = 0.0,
 				sum = 0.0,
 				sum_c = 0.0;
 
-	if (n == 0 || x[n - 1] == 0.0)
+	Assert(m <= n);
+	if (m == 0 || x[m - 1] == 0.0)
 		return 0.0;				/* no values, or all zero: S = 0 */
 
-	(void) frexp(x[n - 1], &e);	/* x[n-1] < 2^e */
-	for (int64 i = 0; i < n; i++)
+	(void) frexp(x[m - 1], &e);	/* x[m-1] < 2^e */
+	for (int64 i = 0; i < m; i++)
 		neumaier_add(&sum, &sum_c, ldexp(x[i], -e));
-	for (int64 i = 0; i < n / 2; i++)
+	for (int64 i = 0; i < pairs; i++)
 	{
-		double		d = ldexp(x[n - 1 - i], -e) - ldexp(x[i], -e);
+		double		hi = ldexp(x[m - 1 - i], -e);
+		double		lo = i < zeros ? 0.0 : ldexp(x[i - zeros], -e);
 
-		neumaier_add(&num, &num_c, (double) (n - 1 - 2 * i) * d);
+		neumaier_add(&num, &num_c, (double) (n - 1 - 2 * i) * (hi - lo));
 	}
 	sum += sum_c;
 	num += num_c;
 	return num / ((double) n * sum);
+}
+
+/* Gini of x[0..n-1], sorted ascending: the whole population is given. */
+static double
+gini_sorted(const double *x, int64 n)
+{
+	return gini_sorted_padded(x, n, n);
+}
+
+double
+pz_gini_padded(double *values, int64 m, int64 n)
+{
+	if (m < 0 || n < m)
+		elog(ERROR, "pz_gini_padded: " INT64_FORMAT " values for a population of " INT64_FORMAT, m, n);
+	for (int64 i = 0; i < m; i++)
+		check_gini_value(values[i]);
+	sort_float8(values, (size_t) m);
+	return gini_sorted_padded(values, m, n);
 }
 
 double
@@ -347,6 +373,7 @@ typedef struct GiniState
 	int64		n;
 	int64		cap;
 	double	   *values;
+	int64		population;		/* gini(value, population): -1 until known */
 } GiniState;
 
 #define GINI_INITIAL_CAP	8
@@ -368,6 +395,7 @@ gini_new_state(MemoryContext cxt, int64 cap)
 	GiniState  *state = MemoryContextAlloc(cxt, sizeof(GiniState));
 
 	state->n = 0;
+	state->population = -1;
 	state->cap = Max(cap, GINI_INITIAL_CAP);
 	state->values = MemoryContextAllocHuge(cxt, sizeof(double) * state->cap);
 	return state;
@@ -472,6 +500,7 @@ PZ_FUNCTION(pz_gini_deserialize)
 	n = (int64) (len / sizeof(double));
 	/* combine copies it into the aggregate context; here is per-tuple memory */
 	state = palloc(sizeof(GiniState));
+	state->population = -1;
 	state->n = n;
 	state->cap = Max(n, 1);
 	state->values = palloc_extended(sizeof(double) * state->cap, MCXT_ALLOC_HUGE);
@@ -493,4 +522,142 @@ PZ_FUNCTION(pz_gini_final)
 	/* values were checked on the way in */
 	sort_float8(state->values, (size_t) state->n);
 	PG_RETURN_FLOAT8(gini_sorted(state->values, state->n));
+}
+
+/*
+ * gini(value, population): the same coefficient over a population of
+ * `population` members of which only some are given as rows; the others
+ * count as zeros (items never shown need not be materialized).  A NULL value
+ * is one of those zeros.  Every row of a group must carry the same
+ * population, at least the number of values given.
+ */
+static void
+gini_set_population(GiniState *state, int64 population)
+{
+	if (population < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gini() population must not be negative, got " INT64_FORMAT, population)));
+	if (state->population >= 0 && state->population != population)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gini() population must be the same for every row of a group, got "
+						INT64_FORMAT " and " INT64_FORMAT, state->population, population),
+				 errhint("Pass the size of the whole population, e.g. a scalar subquery counting the catalogue.")));
+	state->population = population;
+}
+
+PZ_FUNCTION(pz_gini_pop_accum)
+{
+	MemoryContext aggcontext = gini_aggcontext(fcinfo, "gini_pop_accum");
+	GiniState  *state = PG_ARGISNULL(0) ? NULL : (GiniState *) PG_GETARG_POINTER(0);
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("gini() population must not be NULL"),
+				 errhint("The population is how many members the distribution has, those given as rows and the zeros.")));
+	if (state == NULL)
+		state = gini_new_state(aggcontext, GINI_INITIAL_CAP);
+	gini_set_population(state, PG_GETARG_INT64(2));
+	if (!PG_ARGISNULL(1))
+	{
+		double		x = PG_GETARG_FLOAT8(1);
+
+		check_gini_value(x);
+		gini_reserve(state, 1);
+		state->values[state->n++] = x;
+	}
+	PG_RETURN_POINTER(state);
+}
+
+PZ_FUNCTION(pz_gini_pop_combine)
+{
+	MemoryContext aggcontext = gini_aggcontext(fcinfo, "gini_pop_combine");
+	GiniState  *s1 = PG_ARGISNULL(0) ? NULL : (GiniState *) PG_GETARG_POINTER(0);
+	GiniState  *s2 = PG_ARGISNULL(1) ? NULL : (GiniState *) PG_GETARG_POINTER(1);
+
+	if (s2 == NULL)
+	{
+		if (s1 == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s1);
+	}
+	/* s2 may live in a short-lived context (deserialized): copy it */
+	if (s1 == NULL)
+		s1 = gini_new_state(aggcontext, s2->n);
+	if (s2->population >= 0)
+		gini_set_population(s1, s2->population);
+	gini_reserve(s1, s2->n);
+	if (s2->n > 0)
+		memcpy(s1->values + s1->n, s2->values, sizeof(double) * s2->n);
+	s1->n += s2->n;
+	PG_RETURN_POINTER(s1);
+}
+
+/* Between processes of one parallel query: the population, then the values. */
+PZ_FUNCTION(pz_gini_pop_serialize)
+{
+	GiniState  *state;
+	Size		len;
+	bytea	   *result;
+
+	(void) gini_aggcontext(fcinfo, "gini_pop_serialize");
+	state = (GiniState *) PG_GETARG_POINTER(0);
+	if ((Size) state->n > (MaxAllocSize - VARHDRSZ - sizeof(int64)) / sizeof(double))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gini() partial state of " INT64_FORMAT " values is too large to pass between parallel workers",
+						state->n),
+				 errhint("Run this query without parallelism: SET max_parallel_workers_per_gather = 0.")));
+	len = sizeof(int64) + sizeof(double) * state->n;
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), &state->population, sizeof(int64));
+	if (state->n > 0)
+		memcpy(VARDATA(result) + sizeof(int64), state->values, sizeof(double) * state->n);
+	PG_RETURN_BYTEA_P(result);
+}
+
+PZ_FUNCTION(pz_gini_pop_deserialize)
+{
+	bytea	   *b;
+	Size		len;
+	GiniState  *state;
+
+	(void) gini_aggcontext(fcinfo, "gini_pop_deserialize");
+	b = PG_GETARG_BYTEA_PP(0);
+	len = VARSIZE_ANY_EXHDR(b);
+	if (len < sizeof(int64) || (len - sizeof(int64)) % sizeof(double) != 0)
+		elog(ERROR, "gini_pop_deserialize: %zu bytes is not a population and whole values", len);
+	/* combine copies it into the aggregate context; here is per-tuple memory */
+	state = palloc(sizeof(GiniState));
+	memcpy(&state->population, VARDATA_ANY(b), sizeof(int64));
+	state->n = (int64) ((len - sizeof(int64)) / sizeof(double));
+	state->cap = Max(state->n, 1);
+	state->values = palloc_extended(sizeof(double) * state->cap, MCXT_ALLOC_HUGE);
+	if (state->n > 0)
+		memcpy(state->values, VARDATA_ANY(b) + sizeof(int64), sizeof(double) * state->n);
+	for (int64 i = 0; i < state->n; i++)
+		check_gini_value(state->values[i]);
+	PG_RETURN_POINTER(state);
+}
+
+PZ_FUNCTION(pz_gini_pop_final)
+{
+	GiniState  *state;
+
+	(void) gini_aggcontext(fcinfo, "gini_pop_final");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_FLOAT8(0.0);	/* no rows: G = 0 by definition */
+	state = (GiniState *) PG_GETARG_POINTER(0);
+	if (state->n > state->population)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gini() got " INT64_FORMAT " values for a population of " INT64_FORMAT,
+						state->n, state->population),
+				 errhint("The population counts every member, those given as rows included.")));
+	/* values were checked on the way in */
+	sort_float8(state->values, (size_t) state->n);
+	PG_RETURN_FLOAT8(gini_sorted_padded(state->values, state->n, state->population));
 }

@@ -62,4 +62,10 @@ extern bool pz_ranking_metrics_at_k(const int64 *ranked, int nranked,
  */
 extern double pz_gini(double *values, int64 n);
 
+/*
+ * The same over a population of n of which values[0..m-1] are given and
+ * the other n - m are zeros (m <= n); O(m log m) however large n is.
+ */
+extern double pz_gini_padded(double *values, int64 m, int64 n);
+
 #endif							/* PERSONALIZE_METRICS_H */

@@ -1,0 +1,1 @@
+../../install/120_drift.sql
