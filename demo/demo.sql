@@ -210,7 +210,58 @@ SELECT * FROM recommend(150, purpose => 'pricing');
 \set ON_ERROR_STOP on
 
 \echo
-\echo '== 9. Bad input is refused with a clear error, never stored'
+\echo '== 9. The database keeps itself honest: background jobs, drift of what people are shown'
+\echo '   A scheduler runs in every database with the extension (shared_preload_libraries):'
+SELECT kind, datname, state FROM worker_status ORDER BY kind;
+-- Makes a job due now and waits (at most a minute) until the scheduler has run it.
+CREATE PROCEDURE demo_run_by_scheduler(job text, params jsonb DEFAULT NULL) LANGUAGE plpgsql AS $$
+DECLARE
+	before timestamptz := (SELECT last_finished FROM personalize.jobs j WHERE j.job_name = job);
+BEGIN
+	PERFORM personalize.alter_job(job, params => params, next_run => now());
+	COMMIT;
+	FOR i IN 1..600 LOOP
+		EXIT WHEN (SELECT last_finished FROM personalize.jobs j WHERE j.job_name = job) IS DISTINCT FROM before;
+		PERFORM pg_sleep(0.1);  -- poll
+	END LOOP;
+END $$;
+SELECT job_name, kind, schedule, enabled FROM jobs ORDER BY job_name;
+-- Four weeks of what 600 shoppers were shown, 10 slots a day each: for two
+-- weeks feeds span the eight categories; then, day by day, each feed
+-- narrows towards the shopper's favourite category (a filter bubble forming).
+INSERT INTO personalize.impressions (shown_at, subject_id, purpose, model_id, item_id, rank, explored, sponsored)
+SELECT date_trunc('day', now()) - make_interval(days => d) + make_interval(mins => s + slot),
+       1000 + s, 'recommendation', :als_model,
+       8 * (1 + floor(random() * 2400)::int)
+         + CASE WHEN random() < greatest(0, 14 - d) / 15.0 THEN s % 8 ELSE floor(random() * 8)::int END,
+       slot, false, false
+  FROM generate_series(1, 28) d, generate_series(0, 599) s, generate_series(1, 10) slot;
+\echo '   ... 168,000 impressions over 28 days. The drift job measures each day as it completes; asked to run now:'
+CALL demo_run_by_scheduler('drift');
+SELECT last_status, last_result->'periods' AS periods_measured, last_result->'alerts' AS alerts_raised
+  FROM jobs WHERE job_name = 'drift';
+\echo '   How concentrated each day was (Gini: 0 = spread evenly, 1 = one thing only); feed = within each shopper''s feed:'
+SELECT period_start::date AS day, impressions, category_gini AS categories, feed_category_gini AS feed,
+       feed_category_gini_vs_week AS feed_vs_week_before, alert, feed_category_gini_trend AS last_14_days
+  FROM gini_drift WHERE purpose = 'recommendation' AND segment = 'all'
+ ORDER BY period_start DESC LIMIT 8;
+\echo '   The first alert, as the server log and NOTIFY personalize_alerts gave it:'
+SELECT alert_id, period_start::date AS day, segment, metric, baseline, round(delta::numeric, 3) AS rose_by
+  FROM alerts ORDER BY alert_id LIMIT 3;
+SELECT message FROM alerts ORDER BY alert_id LIMIT 1;
+SELECT drift_chart('recommendation', 28) \g (format=unaligned tuples_only=on) drift.svg
+SELECT (xpath('count(//*[local-name()="polyline"])', drift_chart('recommendation', 28)::xml))[1] AS lines_charted,
+       (xpath('count(//*[local-name()="circle"])', drift_chart('recommendation', 28)::xml))[1] AS alert_marks
+\gset
+\echo '   The chart of those 28 days is in drift.svg (' :lines_charted 'Gini lines,' :alert_marks 'alert marks).'
+\echo '   Retraining: the retrain job trains when its interval passes or enough new interactions arrive; due now:'
+CALL demo_run_by_scheduler('retrain', '{"purpose": "recommendation", "interval": "1 second"}');
+SELECT runner, status, result->>'reason' AS why, result->>'model_id' AS model, result->>'status' AS model_status,
+       result->>'status_reason' AS gate
+  FROM job_runs WHERE job_name = 'retrain' ORDER BY run_id DESC LIMIT 1;
+
+\echo
+\echo '== 10. Bad input is refused with a clear error, never stored'
 \set ON_ERROR_STOP off
 SELECT '[1,2,NaN]'::embedding;
 SELECT '[1,2'::embedding;

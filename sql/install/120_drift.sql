@@ -102,7 +102,7 @@ COMMENT ON COLUMN drift_snapshots.computed_at IS 'when the period was measured';
 COMMENT ON COLUMN drift_snapshots.segment IS
 	'all: every impression; new: subjects first shown anything within personalize.drift_new_subject_window before period_end; established: the other subjects. Impressions without a subject count in all only';
 COMMENT ON COLUMN drift_snapshots.catalogue_items IS
-	'population of item_gini: items created before period_end, plus items shown that are no longer in the catalogue';
+	'population of item_gini: items created before period_end, plus any other item shown in the period (a catalogue loaded after its impressions keeps its categories)';
 COMMENT ON COLUMN drift_snapshots.categories IS
 	'population of category_gini and feed_category_gini: distinct categories of those items (no category counts as one)';
 COMMENT ON COLUMN drift_snapshots.item_gini IS 'Gini of impressions per item, items never shown included; NULL without impressions';

@@ -135,13 +135,21 @@ typedef struct DriftScan
 {
 	MemoryContext cxt;
 
-	/* the catalogue: items created before the period's end, then unknown ones */
+	/*
+	 * Every item of the catalogue, then unknown ones as they are shown.  The
+	 * Gini populations are the items created before the period's end plus
+	 * any other item shown in it (a catalogue loaded after the impressions
+	 * it explains keeps its categories), and the categories of those.
+	 */
 	itemtab_hash *items;
 	int32		nitems;
 	int32		ncatalogue;
 	int32		items_cap;
 	int32	   *item_category;	/* by item index */
+	bool	   *item_listed;	/* created before the period's end */
 	int32		ncategories;
+	int32		population;		/* items in the Gini population */
+	int32		category_population;
 	int32		null_category;	/* the "no category" bucket, -1 until needed */
 	text	   *last_category;	/* while loading, sorted by category */
 	bool		last_was_null;
@@ -207,6 +215,7 @@ reserve_item(DriftScan *ds)
 				 errmsg("drift cannot measure more than %d items", PG_INT32_MAX / 2)));
 	cap = Max(ds->items_cap * 2, 1024);
 	ds->item_category = repalloc_huge(ds->item_category, sizeof(int32) * cap);
+	ds->item_listed = repalloc_huge(ds->item_listed, sizeof(bool) * cap);
 	for (int s = 0; s < NSEGS; s++)
 	{
 		ds->item_counts[s] = repalloc_huge(ds->item_counts[s], sizeof(int64) * cap);
@@ -216,7 +225,7 @@ reserve_item(DriftScan *ds)
 }
 
 static int32
-add_item(DriftScan *ds, int64 item_id, int32 category)
+add_item(DriftScan *ds, int64 item_id, int32 category, bool listed)
 {
 	bool		found;
 	ItemEntry  *e = itemtab_insert(ds->items, item_id, &found);
@@ -226,6 +235,7 @@ add_item(DriftScan *ds, int64 item_id, int32 category)
 	reserve_item(ds);
 	e->index = ds->nitems++;
 	ds->item_category[e->index] = category;
+	ds->item_listed[e->index] = listed;
 	return e->index;
 }
 
@@ -238,7 +248,7 @@ receive_catalogue_row(TupleTableSlot *slot, DestReceiver *self)
 	int64		item_id;
 	int32		category;
 
-	slot_getsomeattrs(slot, 2);
+	slot_getsomeattrs(slot, 3);
 	item_id = DatumGetInt64(slot->tts_values[0]);
 	if (slot->tts_isnull[1])
 	{
@@ -259,7 +269,7 @@ receive_catalogue_row(TupleTableSlot *slot, DestReceiver *self)
 		}
 		category = ds->ncategories - 1;
 	}
-	add_item(ds, item_id, category);
+	add_item(ds, item_id, category, DatumGetBool(slot->tts_values[2]));
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -413,7 +423,7 @@ shown_item(DriftScan *ds, int64 item_id)
 	old = MemoryContextSwitchTo(ds->cxt);
 	if (ds->null_category < 0)
 		ds->null_category = new_category(ds);
-	item = add_item(ds, item_id, ds->null_category);
+	item = add_item(ds, item_id, ds->null_category, false);
 	MemoryContextSwitchTo(old);
 	return item;
 }
@@ -569,6 +579,31 @@ typedef struct SegmentFigures
 	double		feed_sum;
 } SegmentFigures;
 
+/* The members of the Gini populations: listed items, and any item shown. */
+static void
+settle_population(DriftScan *ds)
+{
+	bool	   *member_category = palloc0(sizeof(bool) * Max(ds->ncategories, 1));
+
+	ds->population = ds->category_population = 0;
+	for (int32 i = 0; i < ds->nitems; i++)
+	{
+		bool		member = ds->item_listed[i];
+
+		for (int s = 0; s < NSEGS && !member; s++)
+			member = ds->item_counts[s][i] > 0;
+		if (!member)
+			continue;
+		ds->population++;
+		if (!member_category[ds->item_category[i]])
+		{
+			member_category[ds->item_category[i]] = true;
+			ds->category_population++;
+		}
+	}
+	pfree(member_category);
+}
+
 /* segs: which counted segments make up the reported one */
 static void
 segment_figures(DriftScan *ds, const bool *segs, double *buf, double *cat, SegmentFigures *out)
@@ -597,12 +632,12 @@ segment_figures(DriftScan *ds, const bool *segs, double *buf, double *cat, Segme
 		cat[ds->item_category[i]] += (double) n;
 	}
 	out->items_shown = m;
-	out->item_gini = pz_gini_padded(buf, m, ds->nitems);
+	out->item_gini = pz_gini_padded(buf, m, ds->population);
 	m = 0;
 	for (int32 c = 0; c < ds->ncategories; c++)
 		if (cat[c] > 0)
 			buf[m++] = cat[c];
-	out->category_gini = pz_gini_padded(buf, m, ds->ncategories);
+	out->category_gini = pz_gini_padded(buf, m, ds->category_population);
 
 	for (int32 i = 0; i < ds->nfeeds; i++)
 	{
@@ -612,7 +647,7 @@ segment_figures(DriftScan *ds, const bool *segs, double *buf, double *cat, Segme
 			continue;
 		for (int32 k = 0; k < f->n; k++)
 			buf[k] = (double) (f->pairs[k] & 0xFFFFFFFF);
-		out->feed_sum += pz_gini_padded(buf, f->n, ds->ncategories);
+		out->feed_sum += pz_gini_padded(buf, f->n, ds->category_population);
 		out->subjects++;
 	}
 }
@@ -627,16 +662,16 @@ put_row(ReturnSetInfo *rsinfo, const char *segment, const SegmentFigures *f, Dri
 	values[1] = Int64GetDatum(f->impressions);
 	values[2] = Int64GetDatum(f->subjects);
 	values[3] = Int64GetDatum(f->items_shown);
-	values[4] = Int64GetDatum(ds->nitems);
-	values[5] = Int64GetDatum(ds->ncategories);
+	values[4] = Int64GetDatum(ds->population);
+	values[5] = Int64GetDatum(ds->category_population);
 	values[6] = Float8GetDatum(f->item_gini);
 	values[7] = Float8GetDatum(f->category_gini);
 	values[8] = Float8GetDatum(f->subjects > 0 ? f->feed_sum / (double) f->subjects : 0);
-	values[9] = Float8GetDatum(ds->nitems > 0 ? (double) f->items_shown / (double) ds->nitems : 0);
+	values[9] = Float8GetDatum(ds->population > 0 ? (double) f->items_shown / (double) ds->population : 0);
 	values[10] = Float8GetDatum(f->impressions > 0 ? (double) f->explored / (double) f->impressions : 0);
 	nulls[6] = nulls[7] = nulls[10] = f->impressions == 0;
 	nulls[8] = f->subjects == 0;
-	nulls[9] = ds->nitems == 0;
+	nulls[9] = ds->population == 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -704,6 +739,7 @@ PZ_FUNCTION(pz_drift_measure)
 	ds.items = itemtab_create(ds.cxt, 1024, NULL);
 	ds.subjects = subjtab_create(ds.cxt, 1024, NULL);
 	ds.item_category = palloc(sizeof(int32));
+	ds.item_listed = palloc(sizeof(bool));
 	for (int s = 0; s < NSEGS; s++)
 		ds.item_counts[s] = palloc(sizeof(int64));
 	ds.feeds = palloc(sizeof(Feed));
@@ -721,7 +757,7 @@ PZ_FUNCTION(pz_drift_measure)
 	ds.probe = index_beginscan(ds.heap, ds.index, GetActiveSnapshot(), 2, 0);
 
 	args[0] = TimestampTzGetDatum(end);
-	stream_query(&ds, "SELECT item_id, category FROM personalize.items WHERE created_at < $1 "
+	stream_query(&ds, "SELECT item_id, category, created_at < $1 FROM personalize.items "
 				 "ORDER BY category, item_id", 1, &types[1], args, receive_catalogue_row);
 	ds.ncatalogue = ds.nitems;
 	build_dense_index(&ds);
@@ -740,6 +776,8 @@ PZ_FUNCTION(pz_drift_measure)
 	ExecDropSingleTupleTableSlot(ds.probe_slot);
 	index_close(ds.index, AccessShareLock);
 	table_close(ds.heap, AccessShareLock);
+
+	settle_population(&ds);
 
 	/* scratch for the largest distribution: all items, or one feed */
 	buf = palloc_extended(sizeof(double) * Max(Max(ds.nitems, ds.ncategories), 1), MCXT_ALLOC_HUGE);

@@ -95,8 +95,7 @@ $node->safe_psql('updated_020', q{
 same_catalogue('updated_020', '0.2.0');
 is($node->safe_psql('updated_020', q{
 	SELECT string_agg(job_name || ':' || enabled || ':' || owner, ' ' ORDER BY job_name) FROM personalize.jobs}),
-	'retention:true:' . $node->safe_psql('postgres', 'SELECT current_user') . ' retrain:true:'
-	  . $node->safe_psql('postgres', 'SELECT current_user'),
+	join(' ', map { "$_:true:" . $node->safe_psql('postgres', 'SELECT current_user') } qw(drift retention retrain)),
 	'the built-in jobs exist after the update');
 
 # What the update carried over and corrected.
