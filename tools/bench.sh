@@ -11,9 +11,10 @@ ensure_packages
 build_install
 make_workdir
 copy_into_workdir test
-# No background jobs: retention would delete the generated history (dated in
-# the past) and a retrain would compete with what is measured.
-PZ_EXTRA_CONF="personalize.databases = ''"
+# Background jobs only where a benchmark measures them: retention would
+# delete generated history dated in the past, and a retrain would compete
+# with what the others measure.
+PZ_EXTRA_CONF="personalize.databases = 'bench_serving_during_retrain'"
 start_cluster
 
 failed=()

@@ -53,6 +53,7 @@ char	   *pz_worker_databases = NULL;
 int			pz_launcher_naptime = 60;
 int			pz_scheduler_naptime = 60;
 bool		pz_coordinator_only = false;
+int			pz_scheduler_nice = 10;
 int			pz_max_schedulers = 8;
 
 /* a database without the extension is tried again after this many naptimes */
@@ -147,6 +148,11 @@ define_settings(void)
 							"Longest sleep of a personalize scheduler between looks at its jobs.",
 							"A scheduler wakes earlier when a job falls due.",
 							&pz_scheduler_naptime, 60, 1, 3600, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.scheduler_nice",
+							"Nice value of the personalize schedulers (0-19): jobs yield the CPU to queries.",
+							"Raised on reload; lowered only when a scheduler starts again.",
+							&pz_scheduler_nice, 10, 0, 19, PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("personalize.coordinator_only",
 							 "In a Citus cluster, run jobs on the coordinator only.",

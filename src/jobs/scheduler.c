@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include <sys/resource.h>
+
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
@@ -555,6 +557,20 @@ scheduler_pass(void)
 	return plan_sleep();
 }
 
+/*
+ * Jobs yield the CPU to queries: training and drift are throughput work,
+ * serving is latency work.  Threads an ALS fit starts inherit the value.  A
+ * process may raise its own nice value but not lower it, so a lower setting
+ * waits for the scheduler's next start.
+ */
+static void
+apply_nice(void)
+{
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) < pz_scheduler_nice && errno == 0)
+		(void) setpriority(PRIO_PROCESS, 0, pz_scheduler_nice);
+}
+
 static void
 wait_for(long ms)
 {
@@ -568,6 +584,7 @@ wait_for(long ms)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
+		apply_nice();
 	}
 }
 
@@ -584,6 +601,7 @@ pz_scheduler_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	/* SIGINT keeps the standard handler: it cancels the job in progress */
 	BackgroundWorkerUnblockSignals();
+	apply_nice();
 
 	if (!claim_slot(DatumGetInt32(arg), dboid, generation))
 		proc_exit(0);

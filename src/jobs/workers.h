@@ -99,6 +99,7 @@ extern char *pz_worker_databases;
 extern int	pz_launcher_naptime;
 extern int	pz_scheduler_naptime;
 extern bool pz_coordinator_only;
+extern int	pz_scheduler_nice;
 extern int	pz_max_schedulers;
 
 /* worker_shmem.c */

@@ -2,8 +2,14 @@
 # Serving while a retrain runs: recommend() latency with CLIENTS clients
 # calling back to back (test/bench/recommend_load.c), first with the server
 # otherwise idle (the baseline), then while the built-in retrain job
-# retrains ALS on INTERACTIONS interactions (1M by default), once with the
-# fit on every core it may use and once with personalize.train_threads = 1.
+# retrains ALS on SUBJECTS x PER_SUBJECT interactions (1M by default):
+#   session           run_job('retrain') in a session, the fit on every core
+#                     it may use (personalize.train_threads = 0)
+#   session_1_thread  the same with personalize.train_threads = 1
+#   scheduler         the database's background scheduler runs the job, as
+#                     in production (personalize.scheduler_nice, default 10);
+#                     needs a scheduler in this database (make bench starts
+#                     one), otherwise the scenario says so and is left out
 # Prints p50/p95/p99 per scenario and the ratios to idle, with the target
 # p99 <= 1.5 x idle.  A measurement only counts if the retrain was still
 # running when the load ended (checked in training_progress); otherwise the
@@ -66,16 +72,19 @@ if [ "$HAVE" != "$WANT" ]; then
 		psqlb -c 'DROP SCHEMA pzretrain CASCADE' -c 'DROP EXTENSION personalize CASCADE' -c 'CREATE EXTENSION personalize'
 	fi
 	echo "== generating the data and the first model"
+	# a scheduler must not run retention or drift over the data meanwhile
+	psql1 "SELECT personalize.alter_job(job_name, enabled => false) FROM personalize.jobs" >/dev/null
 	psqlb -v subjects="$SUBJECTS" -v items="$ITEMS" -v interactions="$INTERACTIONS" \
-		-v consent_rate=1 -v withdrawn=0 -v check=false -v end_time="'2026-01-01'" \
+		-v consent_rate=1 -v withdrawn=0 -v check=false \
 		-f "$HERE/../gen/generate.sql" >/dev/null
 	psql1 "SELECT personalize.train('als', factors => $FACTORS, iterations => $ITERATIONS, activate => 'always')" >/dev/null
 	psqlb -c "CREATE SCHEMA pzretrain" -c "CREATE TABLE pzretrain.params AS SELECT '$WANT'::text AS p" \
 		-c 'VACUUM (ANALYZE) personalize.items, personalize.interactions, personalize.consents, personalize.models'
 fi
-# The retrain job retrains at once (its interval is a second), by the
-# active model's parameters; the scheduler is kept out of it.
-psql1 "SELECT personalize.alter_job('retrain', enabled => false,
+# Every job is disabled; the retrain job retrains at once (its interval is
+# a second), by the active model's parameters, when a scenario runs it.
+psql1 "SELECT personalize.alter_job(job_name, enabled => false) FROM personalize.jobs" >/dev/null
+psql1 "SELECT personalize.alter_job('retrain',
 	params => '{\"purpose\": \"recommendation\", \"interval\": \"1 second\"}')" >/dev/null
 
 RECOMMEND="SELECT * FROM personalize.recommend(\$1, k => 10, exploration => 0)"
@@ -96,27 +105,51 @@ poll() {
 	return 1
 }
 
+# Starts the retrain for a scenario, in the background or through the scheduler.
+start_retrain() {
+	case $1 in
+		session | session_1_thread)
+			psqlb -At -c "SET personalize.train_threads = $([ "$1" = session ] && echo 0 || echo 1)" \
+				-c "SELECT status, result->>'model_id' FROM personalize.run_job('retrain')" >"$LOADER_DIR/$1.out" &
+			trainer=$! ;;
+		scheduler)
+			before=$(psql1 "SELECT coalesce(last_finished::text, 'never') FROM personalize.jobs WHERE job_name = 'retrain'")
+			psql1 "SELECT personalize.alter_job('retrain', enabled => true, next_run => now())" >/dev/null ;;
+	esac
+}
+
+# Waits for it to end; the scheduler's run is disabled again.
+finish_retrain() {
+	case $1 in
+		session | session_1_thread)
+			wait "$trainer"
+			echo "   retrain: $(cat "$LOADER_DIR/$1.out")" ;;
+		scheduler)
+			poll "SELECT coalesce(last_finished::text, 'never') <> '$before' FROM personalize.jobs WHERE job_name = 'retrain'"
+			psql1 "SELECT personalize.alter_job('retrain', enabled => false)" >/dev/null
+			echo "   retrain: $(psql1 "SELECT last_status || ' ' || coalesce(last_result->>'model_id', last_error) FROM personalize.jobs WHERE job_name = 'retrain'")" ;;
+	esac
+}
+
 declare -A RESULT
-SCENARIOS=(idle retrain retrain_1_thread)
+SCENARIOS=(idle session session_1_thread scheduler)
+if [ "$(psql1 "SELECT count(*) FROM personalize.worker_status WHERE kind = 'scheduler'")" = 0 ]; then
+	echo "   no scheduler runs in this database (personalize.databases): the scheduler scenario is left out"
+	SCENARIOS=(idle session session_1_thread)
+fi
 for s in "${SCENARIOS[@]}"; do
 	echo "== $s"
-	trainer=
 	if [ "$s" != idle ]; then
-		threads=0
-		[ "$s" = retrain_1_thread ] && threads=1
-		psqlb -At -c "SET personalize.train_threads = $threads" \
-			-c "SELECT status, result->>'model_id' FROM personalize.run_job('retrain')" >"$LOADER_DIR/$s.out" &
-		trainer=$!
+		start_retrain "$s"
 		poll "SELECT EXISTS (SELECT 1 FROM personalize.training_progress WHERE phase LIKE 'fitting%' AND iteration >= 1)"
 	fi
 	out=$(load "$s")
 	echo "$out" | grep -v '^RESULT '
 	RESULT[$s]=$(echo "$out" | sed -n 's/^RESULT //p')
-	if [ -n "$trainer" ]; then
+	if [ "$s" != idle ]; then
 		still=$(psql1 "SELECT coalesce(max(phase), 'finished') FROM personalize.training_progress")
 		echo "   retrain at the end of the load: $still"
-		wait "$trainer"
-		echo "   retrain: $(cat "$LOADER_DIR/$s.out")"
+		finish_retrain "$s"
 		if [ "$still" = finished ]; then
 			echo "serving_during_retrain.sh: the retrain ended before the load; raise ITERATIONS or lower CALLS" >&2
 			exit 1

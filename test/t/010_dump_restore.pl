@@ -68,6 +68,7 @@ $node->safe_psql('src', q{
 	SELECT personalize.schedule_job('nightly', 'retention', '1 day', '{"impressions": "30 days"}');
 	SELECT personalize.alter_job('retrain', enabled => false);
 	SELECT status FROM personalize.run_job('retention');
+	INSERT INTO personalize.alerts (kind, message) VALUES ('restore_check', 'an alert raised before the dump');
 });
 $node->safe_psql('src', q{
 	SET personalize.purpose = 'recommendation';
@@ -134,7 +135,7 @@ my %source = (
 		    || (SELECT max(impression_id) FROM personalize.impressions) || ' '
 		    || (SELECT max(feedback_id) FROM personalize.feedback) || ' '
 		    || (SELECT max(run_id) FROM personalize.job_runs)}));
-like($source{sequences}, qr/^(\S+=\d+ ){5}\S+=\d+$/, 'every identity sequence of the source was used');
+like($source{sequences}, qr/^(\S+=\d+ ){6}\S+=\d+$/, 'every identity sequence of the source was used');
 like($source{seen}, qr/^[1-9]\d* [1-9]\d* [1-9]\d*$/, 'the app sees some consented rows in the source');
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
@@ -214,7 +215,7 @@ foreach my $db ('restored_custom', 'restored_plain')
 		    || (SELECT count(*) FROM personalize.interaction_kinds) || ' '
 		    || (SELECT count(*) FROM personalize.purposes) || ' '
 		    || (SELECT string_agg(job_name || ':' || enabled, ' ' ORDER BY job_name) FROM personalize.jobs)}),
-		'8 7 6 nightly:true retention:true retrain:false',
+		'8 7 6 drift:true nightly:true retention:true retrain:false',
 		"$db: built-in rows once, added ones too, and a disabled built-in job stays disabled");
 	is($node->safe_psql($db, q{
 		SELECT (SELECT weight FROM personalize.interaction_kinds WHERE kind = 'purchase') || ' '
