@@ -53,9 +53,17 @@ SELECT gini(x, 5) FROM (VALUES ('NaN'::float8)) v(x);
 SELECT name, setting, unit, context, min_val, max_val FROM pg_settings
  WHERE name IN ('personalize.drift_period', 'personalize.gini_alert_delta', 'personalize.drift_new_subject_window',
                 'personalize.drift_min_impressions', 'personalize.drift_raise_exploration',
-                'personalize.drift_exploration_ceiling', 'personalize.drift_exploration_step')
+                'personalize.drift_exploration_ceiling', 'personalize.drift_exploration_step',
+                'personalize.drift_noise_z')
  ORDER BY name;
 SELECT * FROM drift_settings();
+-- the rise sampling alone could explain: it governs below about 2,400
+-- impressions a period, the 0.05 threshold above
+SELECT n, round(drift_noise(n, n)::numeric, 3) AS noise FROM unnest(ARRAY[100, 500, 1000, 2500, 5000]) n;
+SET personalize.drift_noise_z = 11;
+SET personalize.drift_noise_z = 0;
+SELECT drift_noise(10, 10);
+RESET personalize.drift_noise_z;
 SET personalize.drift_period = '5h';		-- does not tile a week
 SET personalize.drift_period = '30min';		-- below an hour
 SET personalize.drift_period = '6h';

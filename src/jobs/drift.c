@@ -31,7 +31,8 @@
 static int	drift_period_min = 24 * 60;
 static double gini_alert_delta = 0.05;
 static int	new_subject_window_min = MINUTES_PER_WEEK;
-static int	drift_min_impressions = 5000;
+static int	drift_min_impressions = 500;
+static double drift_noise_z = 3.5;
 static bool drift_raise_exploration = false;
 static double drift_exploration_ceiling = 0.3;
 static double drift_exploration_step = 0.05;
@@ -74,9 +75,14 @@ pz_drift_init(void)
 							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.drift_min_impressions",
 							"Fewest impressions a segment needs in a period, and in its baseline, to raise a drift alert.",
-							"Smaller samples are measured, but sampling alone moves their Gini by the alert threshold too often.",
-							&drift_min_impressions, 5000, 0, INT_MAX,
+							"Smaller samples are measured but never alert; above it, personalize.drift_noise_z keeps sampling noise from alerting.",
+							&drift_min_impressions, 500, 0, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("personalize.drift_noise_z",
+							 "How many standard errors of sampling noise a Gini must rise by, besides personalize.gini_alert_delta, to raise a drift alert.",
+							 "The standard error of the difference is taken as 0.55 * sqrt(1/n + 1/m) for periods of n and m impressions; 0 turns the test off.",
+							 &drift_noise_z, 3.5, 0.0, 10.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("personalize.drift_raise_exploration",
 							 "Whether a drift alert on the latest period raises the exploration rate.",
 							 "personalize.exploration (established subjects, or all) or personalize.exploration_new "
