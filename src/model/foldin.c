@@ -2,7 +2,8 @@
  * foldin.c
  *		personalize.subject_factors(model, subject): a subject's ALS factors,
  *		solved exactly from the history visible under the model's purpose
- *		right now.
+ *		right now: its personalize.history_limit most recent distinct items,
+ *		the same subset recommend() folds in (see pz_visible_history).
  *
  * User factors are not stored: folding in at request time costs one k x k
  * solve, keeps no personal model data at rest, and means a withdrawal or a
@@ -116,7 +117,7 @@ static int
 visible_history(int64 subject, int32 **items, float **values)
 {
 	PzHistoryRow *rows;
-	int			nrows = pz_visible_history(cached.purpose, subject, 0, &rows);
+	int			nrows = pz_visible_history(cached.purpose, subject, pz_history_limit, &rows);
 	int			n = 0;
 
 	*items = palloc(sizeof(int32) * Max(nrows, 1));
