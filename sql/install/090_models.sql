@@ -17,7 +17,7 @@ GRANT SELECT ON interaction_kinds TO PUBLIC;
 
 CREATE TABLE models (
 	model_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	algorithm       text NOT NULL CHECK (algorithm IN ('als', 'itemknn', 'popularity')),
+	algorithm       text NOT NULL CHECK (algorithm IN ('als', 'itemknn', 'popularity', 'rp3beta')),
 	purpose         text NOT NULL REFERENCES purposes (name),
 	status          text NOT NULL DEFAULT 'training'
 	                CHECK (status IN ('training', 'candidate', 'active', 'rejected', 'retired')),

@@ -30,6 +30,7 @@ typedef struct FoldinModel
 	int64		model_id;
 	char		purpose[NAMEDATALEN + 1];
 	PzAlsParams params;
+	int			weighting;		/* PzWeighting of history values */
 	int32		nitems;
 	int64	   *item_ids;		/* sorted */
 	float	   *Y;				/* [nitems x k] */
@@ -59,7 +60,8 @@ load_model(int64 model_id)
 
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT algorithm, purpose, (params->>'factors')::int, "
-							  "(params->>'regularization')::real, (params->>'alpha')::real "
+							  "(params->>'regularization')::real, (params->>'alpha')::real, "
+							  "coalesce(params->>'weighting', 'none') "
 							  "FROM personalize.models WHERE model_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: model lookup failed");
@@ -79,6 +81,9 @@ load_model(int64 model_id)
 	cached.params.factors = k = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 	cached.params.regularization = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
 	cached.params.alpha = DatumGetFloat4(SPI_getbinval(t, d, 5, &isnull));
+	cached.weighting = pz_weighting_parse(SPI_getvalue(t, d, 6));
+	if (cached.weighting < 0)
+		cached.weighting = PZ_WEIGHT_NONE;	/* a model of 0.2.0 */
 
 	if (SPI_execute_with_args("SELECT item_id, factors FROM personalize.model_item_factors "
 							  "WHERE model_id = $1 ORDER BY item_id",
@@ -130,7 +135,7 @@ visible_history(int64 subject, int32 **items, float **values)
 		if (idx >= 0 && rows[r].value > 0)
 		{
 			(*items)[n] = idx;
-			(*values)[n] = rows[r].value;
+			(*values)[n] = pz_weigh_value((PzWeighting) cached.weighting, rows[r].value);
 			n++;
 		}
 	}

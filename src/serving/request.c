@@ -241,8 +241,9 @@ fold_in(PzRequest *r)
 
 		if (i >= 0 && (pz_item_flags(s)[i] & PZ_ITEM_FACTORS) && r->history[h].value > 0)
 		{
+			/* weighted as the model was trained */
 			items[n] = i;
-			values[n] = r->history[h].value;
+			values[n] = pz_weigh_value((PzWeighting) s->weighting, r->history[h].value);
 			n++;
 		}
 	}
@@ -319,8 +320,9 @@ pz_request_score(const PzRequest *r, int32 item)
 
 /*
  * ALS: the score is y_i . x with x = A^-1 sum_j c_j y_j, so history item j
- * contributes c_j (A^-1 y_i) . y_j, with c_j = 1 + alpha r_j (as in the
- * "explain" of the implicit library).  kNN: its similarity to the item.
+ * contributes c_j (A^-1 y_i) . y_j, with c_j = 1 + alpha w(r_j), w the
+ * model's weighting (as in the "explain" of the implicit library).  kNN and
+ * RP3beta: the item's stored neighbour score from the history item.
  */
 void
 pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
@@ -358,7 +360,8 @@ pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
 			yj = pz_Y(s) + (Size) j * k;
 			for (int a = 0; a < k; a++)
 				dot += v[a] * yj[a];
-			contrib[h] = (float) ((1.0 + (double) s->alpha * r->history[h].value) * dot);
+			contrib[h] = (float) ((1.0 + (double) s->alpha *
+								   pz_weigh_value((PzWeighting) s->weighting, r->history[h].value)) * dot);
 		}
 		pfree(v);
 	}

@@ -50,6 +50,7 @@ typedef struct PzServing
 	int32		nn;				/* kNN neighbours per item, else 0 */
 	float		regularization;
 	float		alpha;
+	int32		weighting;		/* PzWeighting of history values (ALS fold-in) */
 
 	/* byte offsets from the start of the header */
 	Size		off_item_ids;	/* int64 [nitems] */

@@ -78,7 +78,7 @@ if [ "$loaded" = f ]; then
 		"$(q -c 'SELECT count(*) FROM lastfm_test') held-out rows, loaded in" \
 		"$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
 else
-	echo "== reusing the Last.fm split already in $PGDATABASE"
+	echo "== reusing the Last.fm split already in ${PGDATABASE:-the database}"
 fi
 
 # label|train() call; the tuned ones once per seed.
