@@ -129,8 +129,8 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 				 errhint("Use none, binary or log; bm25 is for itemknn and rp3beta.")));
 	p->weighting = (PzWeighting) w;
 
-	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.5),"
-							  " coalesce(($1->>'neighbors')::int, 100)",
+	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.3),"
+							  " coalesce(($1->>'neighbors')::int, 200)",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "personalize: could not read training parameters");
 	t = SPI_tuptable->vals[0];
@@ -164,7 +164,7 @@ parse_params(const char *algorithm, Jsonb *params)
 	if (SPI_execute_with_args(
 			"SELECT coalesce(($1->>'factors')::int, 32), coalesce(($1->>'iterations')::int, 15),"
 			" coalesce(($1->>'regularization')::real, 0.05), coalesce(($1->>'alpha')::real, 1),"
-			" coalesce(($1->>'cg_steps')::int, 3), coalesce(($1->>'neighbors')::int, 50),"
+			" coalesce(($1->>'cg_steps')::int, 3), coalesce(($1->>'neighbors')::int, 200),"
 			" $1->>'weighting', coalesce(($1->>'bm25_k1')::real, 1.2),"
 			" coalesce(($1->>'bm25_b')::real, 0.75), coalesce(($1->>'shrinkage')::real, 0),"
 			" coalesce(($1->>'half_life_days')::float8, 30), coalesce(($1->>'holdout')::float8, 0.2),"
