@@ -1,7 +1,8 @@
 /*
  * train.c
  *		personalize.train(): read the interactions visible under a purpose,
- *		fit a model (ALS, item-kNN, popularity), score it on a seeded
+ *		weigh them (none, binary, log, BM25), fit a model (ALS, item-kNN,
+ *		RP3beta, popularity), optionally tuned (tune.c), score it on a seeded
  *		per-subject hold-out, refit on everything, store it as a new model
  *		version with its data snapshot and metrics, and activate it if it is
  *		not worse than the active one.

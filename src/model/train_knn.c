@@ -1,8 +1,10 @@
 /*
  * train_knn.c
- *		Item-item nearest neighbours: cosine similarity between items' vectors
- *		over subjects (weighted beforehand: pz_matrix_weigh), with optional
- *		shrinkage, and the top few neighbours of every item kept.
+ *		Item-item neighbours, two ways: item-kNN (cosine similarity between
+ *		items' vectors over subjects, weighted beforehand by pz_matrix_weigh,
+ *		with optional shrinkage) and RP3beta (a two-step random walk with a
+ *		popularity penalty); either way the top few neighbours of every item
+ *		are kept, and serving sums a history's neighbour scores.
  *
  * For item i, the dot products with every other item come from the rows of
  * i's subjects: for each subject u of i and each item j of u, acc[j] +=

@@ -85,7 +85,7 @@ static const Axis als_axes[] = {
 	{"weighting", AXIS_CHOICE, 0, 0, 0, 3, {PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}},
 	{"alpha", AXIS_FACTOR, 2, 1.0 / 64, 1024},
 	{"regularization", AXIS_FACTOR, 4, 1e-4, 1e4},
-	{"factors", AXIS_FACTOR, 2, 8, 256},
+	{"factors", AXIS_FACTOR, 2, 4, 256},
 };
 static const Axis knn_axes[] = {
 	{"weighting", AXIS_CHOICE, 0, 0, 0, 4, {PZ_WEIGHT_BM25, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}},
@@ -114,7 +114,7 @@ static const Grid rp3_grid = {0, 2, {PZ_WEIGHT_BINARY, PZ_WEIGHT_LOG}, 2, 4, {0,
 static const Grid popularity_grid = {0, 3, {PZ_WEIGHT_NONE, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY}, -1};
 
 static const Axis popularity_axes[] = {
-	{"weighting", AXIS_CHOICE, 0, 0, 0, 3, {PZ_WEIGHT_NONE, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY}},
+	{"weighting", AXIS_CHOICE, 0, 0, 0, 3, {PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}},
 };
 
 static void

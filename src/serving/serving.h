@@ -31,7 +31,7 @@
 typedef enum PzServingAlgorithm
 {
 	PZ_SERVE_ALS,
-	PZ_SERVE_ITEMKNN,
+	PZ_SERVE_ITEMKNN,			/* item-kNN and RP3beta: stored neighbours */
 	PZ_SERVE_POPULARITY
 } PzServingAlgorithm;
 

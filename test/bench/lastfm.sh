@@ -45,6 +45,7 @@ for s in $SEEDS; do
 done
 
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 
 q -c 'CREATE EXTENSION IF NOT EXISTS personalize'
 loaded=$(q -c "SELECT to_regclass('lastfm_test') IS NOT NULL")
@@ -91,6 +92,7 @@ configs() {
 		echo "itemknn_tuned_s$s|personalize.train('itemknn', tune => true, seed => $s, activate => 'always')"
 		echo "als_tuned_s$s|personalize.train('als', tune => true, seed => $s, activate => 'always')"
 		echo "rp3beta_tuned_s$s|personalize.train('rp3beta', tune => true, seed => $s, activate => 'always')"
+		echo "popularity_tuned_s$s|personalize.train('popularity', tune => true, seed => $s, activate => 'always')"
 	done
 }
 
