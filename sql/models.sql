@@ -112,10 +112,10 @@ SELECT activate_model(:als);
 SELECT metrics ? 'protocol' AS has_protocol, (metrics->>'ndcg_at_k_stderr')::float8 >= 0 AS has_stderr
   FROM models WHERE model_id = :als;
 SELECT train('rp3beta', tune => true, seed => 1, activate => 'never') AS rp3_tuned \gset
-SELECT (metrics->'tuning'->>'fits')::int > 1 AS searched,
+SELECT (metrics->'tuning'->>'points')::int > 1 AS searched,
        metrics->'tuning'->'picked'->>'weighting' = params->>'weighting' AS picked_is_stored,
        (metrics->'tuning'->'picked'->>'beta')::float8 = (params->>'beta')::float8 AS same_beta,
-       jsonb_array_length(metrics->'tuning'->'tried') = (metrics->'tuning'->>'fits')::int AS every_fit_listed,
+       jsonb_array_length(metrics->'tuning'->'tried') = (metrics->'tuning'->>'points')::int AS every_fit_listed,
        array_to_string(warnings, ' ') LIKE '%tuned over%' AS warned
   FROM models WHERE model_id = :rp3_tuned;
 

@@ -1,24 +1,30 @@
 /*
  * tune.c
- *		train(..., tune => true): pick a model's parameters on a validation
- *		split carved from the training part, never from the hold-out the
+ *		train(..., tune => true): pick a model's parameters on validation
+ *		splits carved from the training part, never from the hold-out the
  *		card's metrics come from.
+ *
+ * A point (one set of parameters) is scored by its NDCG@k averaged over
+ * TUNE_FOLDS validation splits of the training part, each holding out
+ * TUNE_HOLDOUT_SHARE x holdout of every subject's training items: small
+ * hold-outs keep the validation fits close to the data the final model
+ * gets (fewer data favour smaller models), two splits halve the noise.
  *
  * The search starts with a small grid over the two parameters that interact
  * most (the weighting and the confidence scale alpha for ALS, the weighting
  * and the popularity penalty beta for RP3beta; the weighting alone for the
  * others), the rest as given (or the defaults).  From the best grid point a
- * coordinate search follows, not a fixed grid: each axis in turn is moved one step
- * in each direction, and keeps moving while validation NDCG@k improves by
- * more than TUNE_MIN_GAIN (relative); rounds repeat until one improves
- * nothing or TUNE_MAX_FITS fits are spent.  Numeric axes have no grid
- * edge to get stuck on: a step is a factor (or an increment), bounded only
- * by what the parameter allows, so an optimum past the usual range is still
- * reached; a pick that ends at such a bound is reported.  Categorical axes
- * (the weighting) try every other value.
+ * coordinate search follows: each axis in turn is moved one step in each
+ * direction, and keeps moving while the score improves by more than
+ * TUNE_MIN_GAIN (relative); rounds repeat until one improves nothing or
+ * TUNE_MAX_POINTS points are scored.  Numeric axes have no grid edge to get
+ * stuck on: a step is a factor (or an increment), bounded only by what the
+ * parameter allows, so an optimum past the usual range is still reached; a
+ * pick that ends at such a bound is reported.  Categorical axes (the
+ * weighting) try every other value.
  *
- * Every fit and its validation NDCG go into the card (metrics.tuning), with
- * where the search started, what it picked and which axes ended at a bound.
+ * Every point and its score go into the card (metrics.tuning), with where
+ * the search started, what it picked and which axes ended at a bound.
  */
 #include "postgres.h"
 
@@ -28,7 +34,7 @@
 #include "miscadmin.h"
 #include "train.h"
 
-#define TUNE_MAX_FITS	40
+#define TUNE_MAX_POINTS	40		/* TUNE_FOLDS fits each */
 /*
  * Relative validation NDCG gain that counts as better.  Differences below
  * about 1% are within what another validation split would reverse (on the
@@ -76,7 +82,7 @@ typedef struct Search
 	const PzMatrix *fit_part[TUNE_FOLDS];	/* unweighted */
 	Split		inner[TUNE_FOLDS];
 	TrainParams base;
-	Tried		tried[TUNE_MAX_FITS];
+	Tried		tried[TUNE_MAX_POINTS];
 	int			ntried;
 	StringInfoData log;
 } Search;
@@ -205,7 +211,7 @@ score_point(Search *se, const double *v)
 	for (int i = 0; i < se->ntried; i++)
 		if (same_point(se, se->tried[i].v, v))
 			return se->tried[i].ndcg;
-	if (se->ntried >= TUNE_MAX_FITS)
+	if (se->ntried >= TUNE_MAX_POINTS)
 		return -1;
 	CHECK_FOR_INTERRUPTS();
 	set_point(se->algorithm, &q, v);
@@ -375,7 +381,7 @@ pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnin
 				memcpy(best, v, sizeof(best));
 			}
 		}
-	while (rounds < TUNE_MAX_ROUNDS && se.ntried < TUNE_MAX_FITS)
+	while (rounds < TUNE_MAX_ROUNDS && se.ntried < TUNE_MAX_POINTS)
 	{
 		bool		moved = false;
 
@@ -393,7 +399,7 @@ pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnin
 	appendStringInfo(&out, "{\"method\": \"grid, then coordinate search; each point scored by NDCG@%d averaged over %d validation "
 					 "splits carved from the training part (%g of each subject's training items held out, seeds %lld..%lld); "
 					 "a step must gain %g%% to count\", "
-					 "\"fits\": %d, \"rounds\": %d, \"start\": ",
+					 "\"points\": %d, \"rounds\": %d, \"start\": ",
 					 p.k, TUNE_FOLDS, TUNE_HOLDOUT_SHARE * p.holdout, (long long) (p.seed + 1),
 					 (long long) (p.seed + TUNE_FOLDS), TUNE_MIN_GAIN * 100, se.ntried, rounds);
 	append_point(&out, &se, start);
@@ -419,7 +425,7 @@ pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnin
 		}
 	}
 	appendStringInfo(&out, "], \"budget_spent\": %s, \"tried\": [%s]}",
-					 se.ntried >= TUNE_MAX_FITS ? "true" : "false", se.log.data);
+					 se.ntried >= TUNE_MAX_POINTS ? "true" : "false", se.log.data);
 	picked.tuning_json = out.data;
 
 	{
@@ -428,8 +434,8 @@ pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnin
 		initStringInfo(&w);
 		append_point(&w, &se, best);
 		*warnings = lappend(*warnings,
-							psprintf("tuned over %d fits on a validation split: %s (validation NDCG@%d %.4f)",
-									 se.ntried, w.data, p.k, best_ndcg));
+							psprintf("tuned over %d points on %d validation splits: %s (validation NDCG@%d %.4f)",
+									 se.ntried, TUNE_FOLDS, w.data, p.k, best_ndcg));
 	}
 	return picked;
 }
