@@ -107,6 +107,18 @@ SELECT count(*) AS listed, count(*) FILTER (WHERE item_id BETWEEN 100 AND 699) A
 SELECT count(*) AS seen_recommended FROM recommend(7, k => 1000, exploration => 0, diversity => 0.5)
  WHERE item_id BETWEEN 100 AND 699;
 
+-- ... but only what the purpose may see is read: a row in a category the
+-- subject denied is neither used nor excluded (item 2 stays recommendable)
+SELECT set_consent(8, 'recommendation', 'personalization', deny => '{purchase_history}') IS NOT NULL AS consented;
+INSERT INTO interactions (subject_id, item_id, category, occurred_at) VALUES
+	(8, 1, 'browsing_history', '2025-01-01'), (8, 3, 'browsing_history', '2025-01-02');
+INSERT INTO interactions (subject_id, item_id, category, kind, occurred_at) VALUES
+	(8, 2, 'purchase_history', 'purchase', '2025-01-03');
+SET personalize.history_limit = 1;
+SELECT array_agg(item_id ORDER BY item_id) FILTER (WHERE item_id IN (1, 2, 3)) AS listed_of_1_2_3
+  FROM recommend(8, k => 20, exploration => 0);
+RESET personalize.history_limit;
+
 -- withdrawal: the next call is not personalized
 SELECT array_agg(reason ORDER BY rank) FROM recommend(5, k => 2, exploration => 0);
 SELECT withdraw_consent(5, 'recommendation') IS NOT NULL;
