@@ -26,6 +26,7 @@ OBJS = \
 	src/model/train_als.o \
 	src/model/train_knn.o \
 	src/model/train.o \
+	src/model/tune.o \
 	src/model/train_progress.o \
 	src/model/model_store.o \
 	src/model/foldin.o \

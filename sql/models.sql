@@ -75,6 +75,50 @@ INSERT INTO interactions (subject_id, item_id, category) VALUES (31, 3, 'browsin
 SELECT (SELECT item_id FROM model_item_factors f WHERE f.model_id = :als
          ORDER BY f.factors <#> subject_factors(:als, 31), item_id LIMIT 1) % 3 AS best_category_of_new_subject;
 
+-- RP3beta: item-to-item random walk with a popularity penalty, stored and
+-- served as neighbours like item-kNN
+SELECT train('rp3beta', neighbors => 5, seed => 1, activate => 'never', params => '{"beta": 0.3}') AS rp3 \gset
+SELECT status, params->>'alpha' AS alpha, params->>'beta' AS beta, params->>'weighting' AS weighting,
+       count(n.*) > 0 AS has_neighbors, bool_and(n.score > 0) AS positive
+  FROM models m LEFT JOIN model_neighbors n USING (model_id) WHERE m.model_id = :rp3 GROUP BY 1, 2, 3, 4;
+SELECT bool_and(a.category = b.category) AS same_category
+  FROM model_neighbors n JOIN items a ON a.item_id = n.item_id JOIN items b ON b.item_id = n.neighbor_id
+ WHERE n.model_id = :rp3;
+SELECT (a.metrics->>'ndcg_at_k')::float8 > (p.metrics->>'ndcg_at_k')::float8 AS rp3beta_beats_popularity
+  FROM models a, models p WHERE a.model_id = :rp3 AND p.model_id = :pop;
+
+-- weighting: every algorithm records it; ALS folds histories in with it, so
+-- recommend() scores are the item factors . subject_factors() of the subject
+SELECT train('als', factors => 4, iterations => 5, seed => 1, weighting => 'binary', activate => 'never') AS als_binary \gset
+SELECT params->>'weighting' AS weighting FROM models WHERE model_id = :als_binary;
+SELECT params->>'weighting' AS default_weighting, params->>'factors' AS default_factors,
+       params->>'alpha' AS default_alpha FROM models WHERE model_id = :als;
+SELECT params->>'weighting' AS itemknn_default FROM models WHERE model_id = :knn;
+SELECT train('itemknn', neighbors => 5, weighting => 'cosine', seed => 1, activate => 'never') AS knn_cos \gset
+SELECT params->>'weighting' AS cosine_is_none FROM models WHERE model_id = :knn_cos;
+SELECT activate_model(:als);
+SELECT bool_and(abs(r.score - (f.factors <#> subject_factors(:als, 2)) * -1) < 1e-4) AS scores_match_fold_in
+  FROM recommend(2, k => 5, exploration => 0) r JOIN model_item_factors f ON f.model_id = :als AND f.item_id = r.item_id;
+SELECT abs(sum(e.contribution) - r.score) < 1e-4 AS explained_adds_up
+  FROM (SELECT item_id, score FROM recommend(2, k => 1, exploration => 0)) r, explain(2, r.item_id) e GROUP BY r.score;
+-- RP3beta serves: model reasons, and explain() gives the neighbour scores
+SELECT activate_model(:rp3);
+SELECT count(*) FILTER (WHERE reason LIKE 'Because %') > 0 AS model_reasons FROM recommend(31, k => 3, exploration => 0);
+SELECT abs(sum(e.contribution) - r.score) < 1e-5 AS explained_adds_up
+  FROM (SELECT item_id, score FROM recommend(31, k => 1, exploration => 0)) r, explain(31, r.item_id) e GROUP BY r.score;
+SELECT activate_model(:als);
+
+-- the card says how its numbers were computed; tuning is recorded in it
+SELECT metrics ? 'protocol' AS has_protocol, (metrics->>'ndcg_at_k_stderr')::float8 >= 0 AS has_stderr
+  FROM models WHERE model_id = :als;
+SELECT train('rp3beta', tune => true, seed => 1, activate => 'never') AS rp3_tuned \gset
+SELECT (metrics->'tuning'->>'points')::int > 1 AS searched,
+       metrics->'tuning'->'picked'->>'weighting' = params->>'weighting' AS picked_is_stored,
+       (metrics->'tuning'->'picked'->>'beta')::float8 = (params->>'beta')::float8 AS same_beta,
+       jsonb_array_length(metrics->'tuning'->'tried') = (metrics->'tuning'->>'points')::int AS every_fit_listed,
+       array_to_string(warnings, ' ') LIKE '%tuned over%' AS warned
+  FROM models WHERE model_id = :rp3_tuned;
+
 -- the next version contains nothing of the withdrawn subject
 SELECT train('popularity', seed => 1, activate => 'never') AS pop2 \gset
 SELECT (data->>'subjects_included')::int AS included_after_withdrawal,
@@ -102,6 +146,10 @@ SELECT train('als', factors => 0);
 SELECT train('als', holdout => 1.5);
 SELECT train('als', regularization => 0);
 SELECT train('itemknn', weighting => 'tfidf');
+SELECT train('als', weighting => 'bm25');
+SELECT train('popularity', weighting => 'bm25');
+SELECT train('rp3beta', params => '{"beta": 3}');
+SELECT train('rp3beta', alpha => 0);
 SELECT train('popularity', purpose => 'nope');
 SELECT train('popularity', purpose => 'pricing');
 SELECT train('popularity', activate => 'sometimes');

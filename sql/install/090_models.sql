@@ -20,7 +20,7 @@ GRANT SELECT ON interaction_kinds TO PUBLIC;
 
 CREATE TABLE models (
 	model_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	algorithm       text NOT NULL CHECK (algorithm IN ('als', 'itemknn', 'popularity')),
+	algorithm       text NOT NULL CHECK (algorithm IN ('als', 'itemknn', 'popularity', 'rp3beta')),
 	purpose         text NOT NULL REFERENCES purposes (name),
 	status          text NOT NULL DEFAULT 'training'
 	                CHECK (status IN ('training', 'candidate', 'active', 'rejected', 'retired')),
@@ -163,7 +163,7 @@ BEGIN
 	RETURN @extschema@.train_model(algorithm, purpose, p, @extschema@.acting_role());
 END $$;
 COMMENT ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) IS
-	'train a model (als, itemknn, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one';
+	'train a model (als, itemknn, rp3beta, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one';
 REVOKE ALL ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION subject_factors(model bigint, subject bigint) RETURNS embedding

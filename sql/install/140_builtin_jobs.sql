@@ -44,9 +44,12 @@ BEGIN
 		                          'last_model_at', newest, 'new_interactions', fresh,
 		                          'interactions_up_to', coalesce(since, up_to));
 	END IF;
+	-- a model stored before weighting existed was trained on raw values
 	params := jsonb_build_object('activate', 'auto')
 	          || coalesce(job.params -> 'params',
-	                      (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false));
+	                      CASE WHEN active.algorithm = 'als' AND NOT active.params ? 'weighting'
+	                           THEN '{"weighting": "none"}'::jsonb ELSE '{}'::jsonb END
+	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false));
 	model := @extschema@.train_model(algorithm, target, params, job.owner);
 	RETURN (SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
 	                                  'ndcg_at_k', m.metrics -> 'ndcg_at_k', 'status_reason', m.status_reason,

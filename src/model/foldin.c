@@ -2,7 +2,8 @@
  * foldin.c
  *		personalize.subject_factors(model, subject): a subject's ALS factors,
  *		solved exactly from the history visible under the model's purpose
- *		right now.
+ *		right now: its personalize.history_limit most recent distinct items,
+ *		the same subset recommend() folds in (see pz_visible_history).
  *
  * User factors are not stored: folding in at request time costs one k x k
  * solve, keeps no personal model data at rest, and means a withdrawal or a
@@ -29,6 +30,7 @@ typedef struct FoldinModel
 	int64		model_id;
 	char		purpose[NAMEDATALEN + 1];
 	PzAlsParams params;
+	int			weighting;		/* PzWeighting of history values */
 	int32		nitems;
 	int64	   *item_ids;		/* sorted */
 	float	   *Y;				/* [nitems x k] */
@@ -58,7 +60,8 @@ load_model(int64 model_id)
 
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT algorithm, purpose, (params->>'factors')::int, "
-							  "(params->>'regularization')::real, (params->>'alpha')::real "
+							  "(params->>'regularization')::real, (params->>'alpha')::real, "
+							  "coalesce(params->>'weighting', 'none') "
 							  "FROM personalize.models WHERE model_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: model lookup failed");
@@ -79,6 +82,9 @@ load_model(int64 model_id)
 	cached.params.factors = k = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 	cached.params.regularization = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
 	cached.params.alpha = DatumGetFloat4(SPI_getbinval(t, d, 5, &isnull));
+	cached.weighting = pz_weighting_parse(SPI_getvalue(t, d, 6));
+	if (cached.weighting < 0)
+		cached.weighting = PZ_WEIGHT_NONE;	/* a model of 0.2.0 */
 
 	if (SPI_execute_with_args("SELECT item_id, factors FROM personalize.model_item_factors "
 							  "WHERE model_id = $1 ORDER BY item_id",
@@ -117,7 +123,7 @@ static int
 visible_history(int64 subject, int32 **items, float **values)
 {
 	PzHistoryRow *rows;
-	int			nrows = pz_visible_history(cached.purpose, subject, 0, &rows);
+	int			nrows = pz_visible_history(cached.purpose, subject, pz_history_limit, &rows);
 	int			n = 0;
 
 	*items = palloc(sizeof(int32) * Max(nrows, 1));
@@ -130,7 +136,7 @@ visible_history(int64 subject, int32 **items, float **values)
 		if (idx >= 0 && rows[r].value > 0)
 		{
 			(*items)[n] = idx;
-			(*values)[n] = rows[r].value;
+			(*values)[n] = pz_weigh_value((PzWeighting) cached.weighting, rows[r].value);
 			n++;
 		}
 	}

@@ -424,3 +424,99 @@ pz_matrix_item_index(const PzMatrix *m, int64 item_id)
 {
 	return pz_search_ids(m->item_ids, m->nitems, item_id);
 }
+
+/* ---- weighting ------------------------------------------------------------ */
+
+static const char *const weighting_names[] = {"none", "binary", "log", "bm25"};
+
+const char *
+pz_weighting_name(PzWeighting w)
+{
+	return (w >= 0 && w < lengthof(weighting_names)) ? weighting_names[w] : "none";
+}
+
+int
+pz_weighting_parse(const char *name)
+{
+	for (int w = 0; w < lengthof(weighting_names); w++)
+		if (strcmp(name, weighting_names[w]) == 0)
+			return w;
+	return -1;
+}
+
+/*
+ * BM25, as implicit's bm25_weight applied with subjects as the rows
+ * (documents) and items as the terms:
+ *
+ *		w_ui = v_ui (k1 + 1) / (k1 L_u + v_ui) * idf_i
+ *		L_u = (1 - b) + b |u| / mean |u|	(|u| = sum of u's values)
+ *		idf_i = log(nusers) - log(1 + df_i)	(df_i = subjects of item i)
+ *
+ * idf is floored at a small positive value: an item nearly every subject has
+ * would otherwise get weight zero or below, which would drop it from the
+ * matrix or flip the sign of its similarities.
+ */
+static void
+weigh_bm25(PzMatrix *m, double k1, double b)
+{
+	double	   *len = palloc(sizeof(double) * Max(m->nusers, 1));
+	double		total = 0.0;
+	double		mean;
+	double		logn = log((double) Max(m->nusers, 1));
+
+	for (int32 u = 0; u < m->nusers; u++)
+	{
+		double		s = 0.0;
+
+		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
+			s += m->user_vals[e];
+		len[u] = s;
+		total += s;
+	}
+	mean = m->nusers > 0 ? total / m->nusers : 1.0;
+	if (!(mean > 0.0))
+		mean = 1.0;
+	for (int32 u = 0; u < m->nusers; u++)
+	{
+		double		norm = (1.0 - b) + b * len[u] / mean;
+
+		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
+		{
+			int32		i = m->user_items[e];
+			double		df = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
+			double		idf = Max(logn - log1p(df), 1e-6);
+			double		v = m->user_vals[e];
+
+			m->user_vals[e] = (float) Max(v * (k1 + 1.0) / (k1 * norm + v) * idf, FLT_MIN);
+		}
+	}
+	pfree(len);
+}
+
+void
+pz_matrix_weigh(PzMatrix *m, PzWeighting w, double bm25_k1, double bm25_b)
+{
+	int64	   *next;
+
+	if (w == PZ_WEIGHT_NONE)
+		return;
+	if (w == PZ_WEIGHT_BM25)
+	{
+		if (!(bm25_k1 >= 0.0) || isinf(bm25_k1) || !(bm25_b >= 0.0 && bm25_b <= 1.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("BM25 needs k1 >= 0 and b between 0 and 1")));
+		weigh_bm25(m, bm25_k1, bm25_b);
+	}
+	else
+		for (int64 e = 0; e < m->nnz; e++)
+			m->user_vals[e] = Max(pz_weigh_value(w, m->user_vals[e]), FLT_MIN);
+
+	/* the columns hold the same values, in column order */
+	next = alloc_array((int64) m->nitems + 1, sizeof(int64), "items");
+	memcpy(next, m->item_ptr, sizeof(int64) * (m->nitems + 1));
+	for (int32 u = 0; u < m->nusers; u++)
+		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
+			m->item_vals[next[m->user_items[e]]++] = m->user_vals[e];
+	pfree(next);
+}

@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 typedef struct PzMatrix
 {
 	int32		nusers;
@@ -45,6 +47,52 @@ typedef struct PzTriple
  */
 extern PzMatrix *pz_matrix_build(PzTriple *triples, int64 ntriples,
 								 const int64 *item_ids_all, int32 nitems_all);
+
+/*
+ * How stored interaction values become the values models learn from.  Raw
+ * implicit-feedback counts (plays, views) are heavy-tailed: used as ALS
+ * confidence or kNN weights as they are, a few heavy rows dominate.
+ *
+ *	none	the summed value as it is
+ *	binary	1 for every (subject, item) pair
+ *	log		log(1 + value)
+ *	bm25	BM25 with subjects as documents and items as terms (see
+ *			pz_matrix_weigh); it depends on the whole matrix, so models that
+ *			weigh a subject's history again at serving time (ALS fold-in)
+ *			cannot use it
+ */
+typedef enum PzWeighting
+{
+	PZ_WEIGHT_NONE,
+	PZ_WEIGHT_BINARY,
+	PZ_WEIGHT_LOG,
+	PZ_WEIGHT_BM25
+} PzWeighting;
+
+/* The name of a weighting, and back (-1: unknown name). */
+extern const char *pz_weighting_name(PzWeighting w);
+extern int	pz_weighting_parse(const char *name);
+
+/* One value, for the weightings that need nothing but the value. */
+static inline float
+pz_weigh_value(PzWeighting w, float v)
+{
+	switch (w)
+	{
+		case PZ_WEIGHT_BINARY:
+			return v > 0.0f ? 1.0f : 0.0f;
+		case PZ_WEIGHT_LOG:
+			return v > 0.0f ? log1pf(v) : 0.0f;
+		default:
+			return v;
+	}
+}
+
+/*
+ * Reweigh every stored value of m in place (rows and columns alike).  BM25
+ * uses k1 and b; the others ignore them.
+ */
+extern void pz_matrix_weigh(PzMatrix *m, PzWeighting w, double bm25_k1, double bm25_b);
 
 /* Dense index of an id, or -1 (binary search; ids are sorted). */
 extern int32 pz_search_ids(const int64 *ids, int32 n, int64 id);
@@ -96,27 +144,40 @@ extern void pz_cholesky_solve(const double *L, int k, double *b);
 
 /* ---- item-kNN (train_knn.c) ---------------------------------------------- */
 
-typedef enum PzKnnWeighting
-{
-	PZ_KNN_COSINE,
-	PZ_KNN_BM25
-} PzKnnWeighting;
-
 typedef struct PzKnnParams
 {
 	int			neighbors;		/* neighbours kept per item */
-	PzKnnWeighting weighting;
-	float		bm25_k1;
+	float		bm25_k1;		/* for PZ_WEIGHT_BM25 (pz_matrix_weigh) */
 	float		bm25_b;
 	float		shrinkage;		/* similarity damping for rare co-occurrence */
 } PzKnnParams;
 
 /*
- * For each item, its top `neighbors` most similar items (similarity > 0),
- * best first: neighbor[i * neighbors + j], score likewise; unused slots
- * have neighbor -1.
+ * For each item, its top `neighbors` most similar items (cosine similarity
+ * of the items' columns of m, as weighted by pz_matrix_weigh, > 0), best
+ * first: neighbor[i * neighbors + j], score likewise; unused slots have
+ * neighbor -1.
  */
 extern void pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
 					   int32 *neighbor, float *score);
+
+/* ---- RP3beta (train_knn.c) ------------------------------------------------ */
+
+typedef struct PzRp3Params
+{
+	int			neighbors;		/* neighbours kept per item */
+	float		alpha;			/* exponent of the transition probabilities */
+	float		beta;			/* popularity penalty: deg(j)^-beta */
+} PzRp3Params;
+
+/*
+ * RP3beta (Paudel, Christoffel, Bernstein, "Updatable, Accurate, Diverse,
+ * and Scalable Recommendations for Interactive Applications", 2017): item i
+ * to item j by a two-step random walk item -> subject -> item over the
+ * weighted matrix, W_ij = sum_u P(u|i)^alpha P(j|u)^alpha / deg(j)^beta,
+ * the top `neighbors` of each item kept, stored like pz_knn_fit's.
+ */
+extern void pz_rp3beta_fit(const PzMatrix *m, const PzRp3Params *p,
+						   int32 *neighbor, float *score);
 
 #endif							/* PERSONALIZE_MATRIX_H */

@@ -174,6 +174,7 @@ pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td)
 			store_factors(model_id, "model_item_factors", m->item_ids, f->Y, m->nitems, f->k);
 			break;
 		case ALG_ITEMKNN:
+		case ALG_RP3BETA:
 			store_neighbors(model_id, f);
 			break;
 		case ALG_POPULARITY:
@@ -197,29 +198,47 @@ effective_params(const TrainParams *p)
 							 p->als.alpha, p->als.cg_steps);
 			break;
 		case ALG_ITEMKNN:
-			appendStringInfo(&s, "{\"neighbors\": %d, \"weighting\": \"%s\", \"bm25_k1\": %g, "
-							 "\"bm25_b\": %g, \"shrinkage\": %g, ",
-							 p->knn.neighbors, p->knn.weighting == PZ_KNN_BM25 ? "bm25" : "cosine",
-							 p->knn.bm25_k1, p->knn.bm25_b, p->knn.shrinkage);
+			appendStringInfo(&s, "{\"neighbors\": %d, \"shrinkage\": %g, ",
+							 p->knn.neighbors, p->knn.shrinkage);
+			break;
+		case ALG_RP3BETA:
+			appendStringInfo(&s, "{\"neighbors\": %d, \"alpha\": %g, \"beta\": %g, ",
+							 p->rp3.neighbors, p->rp3.alpha, p->rp3.beta);
 			break;
 		case ALG_POPULARITY:
 			appendStringInfo(&s, "{\"half_life_days\": %g, ", p->half_life_days);
 			break;
 	}
+	/* serving reads the weighting back: ALS folds histories in with it */
+	appendStringInfo(&s, "\"weighting\": \"%s\", ", pz_weighting_name(p->weighting));
+	if (p->weighting == PZ_WEIGHT_BM25)
+		appendStringInfo(&s, "\"bm25_k1\": %g, \"bm25_b\": %g, ", p->knn.bm25_k1, p->knn.bm25_b);
 	appendStringInfo(&s, "\"holdout\": %g, \"k\": %d, \"seed\": " INT64_FORMAT ", \"tuned\": %s}",
 					 p->holdout, p->k, p->seed, p->tune ? "true" : "false");
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
 }
 
+/*
+ * The metrics, with how they were computed (the README's "How the card's
+ * metrics are computed" says the same at length), and the tuning search.
+ */
 static Datum
 metrics_json(const Metrics *r, const TrainParams *p)
 {
 	char	   *s = psprintf("{\"k\": %d, \"precision_at_k\": %.6f, \"recall_at_k\": %.6f, "
-							 "\"ndcg_at_k\": %.6f, \"map_at_k\": %.6f, \"coverage\": %.6f, "
-							 "\"gini\": %.6f, \"subjects_evaluated\": " INT64_FORMAT ", "
-							 "\"holdout\": %g}",
-							 p->k, r->precision, r->recall, r->ndcg, r->map, r->coverage,
-							 r->gini, r->subjects, p->holdout);
+							 "\"ndcg_at_k\": %.6f, \"ndcg_at_k_stderr\": %.6f, \"map_at_k\": %.6f, "
+							 "\"coverage\": %.6f, \"gini\": %.6f, \"subjects_evaluated\": " INT64_FORMAT ", "
+							 "\"holdout\": %g, \"seed\": " INT64_FORMAT ", "
+							 "\"protocol\": \"per subject with at least 2 items, round(holdout x items) of them "
+							 "(at least 1, never all) held out by a seeded hash of (seed, subject, item); the model "
+							 "fitted with these parameters on the rest; every catalogue item ranked for each such "
+							 "subject, its training items excluded; binary relevance; means over subjects; "
+							 "recall over min(k, held-out); coverage and gini over the catalogue's exposure in "
+							 "these top-k lists; the stored model is then refitted on all rows\"%s%s}",
+							 p->k, r->precision, r->recall, r->ndcg, r->ndcg_stderr, r->map, r->coverage,
+							 r->gini, r->subjects, p->holdout, p->seed,
+							 p->tuning_json ? ", \"tuning\": " : "",
+							 p->tuning_json ? p->tuning_json : "");
 
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
 }

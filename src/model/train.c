@@ -1,7 +1,8 @@
 /*
  * train.c
  *		personalize.train(): read the interactions visible under a purpose,
- *		fit a model (ALS, item-kNN, popularity), score it on a seeded
+ *		weigh them (none, binary, log, BM25), fit a model (ALS, item-kNN,
+ *		RP3beta, popularity), optionally tuned (tune.c), score it on a seeded
  *		per-subject hold-out, refit on everything, store it as a new model
  *		version with its data snapshot and metrics, and activate it if it is
  *		not worse than the active one.
@@ -56,11 +57,30 @@ parse_algorithm(const char *name)
 		return ALG_ITEMKNN;
 	if (strcmp(name, "popularity") == 0)
 		return ALG_POPULARITY;
+	if (strcmp(name, "rp3beta") == 0)
+		return ALG_RP3BETA;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown algorithm \"%s\"", name),
-			 errhint("Use als, itemknn or popularity.")));
+			 errhint("Use als, itemknn, rp3beta or popularity.")));
 	pg_unreachable();
+}
+
+const char *
+pz_algorithm_name(Algorithm a)
+{
+	switch (a)
+	{
+		case ALG_ALS:
+			return "als";
+		case ALG_ITEMKNN:
+			return "itemknn";
+		case ALG_POPULARITY:
+			return "popularity";
+		case ALG_RP3BETA:
+			return "rp3beta";
+	}
+	return "?";
 }
 
 static void
@@ -80,7 +100,7 @@ check_range(const char *name, double value, double lo, double hi)
  */
 #define TRAIN_PARAM_KEYS \
 	"factors, iterations, regularization, alpha, cg_steps, neighbors, weighting, bm25_k1, " \
-	"bm25_b, shrinkage, half_life_days, holdout, k, seed, tune, activate, keep_models"
+	"bm25_b, shrinkage, beta, half_life_days, holdout, k, seed, tune, activate, keep_models"
 
 static void
 check_param_keys(Jsonb *params)
@@ -110,6 +130,62 @@ check_param_keys(Jsonb *params)
 				 errhint("The parameters are: " TRAIN_PARAM_KEYS ".")));
 }
 
+/*
+ * What depends on the algorithm: the weighting of interaction values (see
+ * PzWeighting) and RP3beta's parameters, with their per-algorithm defaults.
+ * ALS and popularity weigh a subject's history again at serving time, value
+ * by value, so BM25 (which needs the whole matrix) is not theirs.  "cosine"
+ * is item-kNN's older name for "none".
+ */
+static void
+algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1] = {JsonbPGetDatum(params)};
+	HeapTuple	t;
+	TupleDesc	d;
+	bool		isnull;
+	Datum		v;
+	int			w;
+
+	if (weighting == NULL)
+		w = p->algorithm == ALG_ALS ? PZ_WEIGHT_LOG :
+			p->algorithm == ALG_ITEMKNN ? PZ_WEIGHT_BM25 :
+			p->algorithm == ALG_RP3BETA ? PZ_WEIGHT_BINARY : PZ_WEIGHT_NONE;
+	else if (strcmp(weighting, "cosine") == 0)
+		w = PZ_WEIGHT_NONE;
+	else
+		w = pz_weighting_parse(weighting);
+	if (w < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown weighting \"%s\"", weighting),
+				 errhint("Use none, binary, log or bm25.")));
+	if (w == PZ_WEIGHT_BM25 && (p->algorithm == ALG_ALS || p->algorithm == ALG_POPULARITY))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weighting bm25 is not available for %s", pz_algorithm_name(p->algorithm)),
+				 errhint("Use none, binary or log; bm25 is for itemknn and rp3beta.")));
+	p->weighting = (PzWeighting) w;
+
+	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.3),"
+							  " coalesce(($1->>'neighbors')::int, 200)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "personalize: could not read training parameters");
+	t = SPI_tuptable->vals[0];
+	d = SPI_tuptable->tupdesc;
+	v = SPI_getbinval(t, d, 1, &isnull);
+	p->rp3.alpha = isnull ? 1.0f : DatumGetFloat4(v);
+	p->rp3.beta = DatumGetFloat4(SPI_getbinval(t, d, 2, &isnull));
+	p->rp3.neighbors = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
+	if (p->algorithm == ALG_RP3BETA)
+	{
+		check_range("alpha", p->rp3.alpha, 0.01, 10);
+		check_range("beta", p->rp3.beta, 0, 2);
+		check_range("neighbors", p->rp3.neighbors, 1, 1000);
+	}
+}
+
 /* Defaults live here, in one place; the jsonb holds what the caller set. */
 static TrainParams
 parse_params(const char *algorithm, Jsonb *params)
@@ -126,10 +202,10 @@ parse_params(const char *algorithm, Jsonb *params)
 	p.algorithm = parse_algorithm(algorithm);
 	check_param_keys(params);
 	if (SPI_execute_with_args(
-			"SELECT coalesce(($1->>'factors')::int, 64), coalesce(($1->>'iterations')::int, 15),"
-			" coalesce(($1->>'regularization')::real, 0.05), coalesce(($1->>'alpha')::real, 10),"
-			" coalesce(($1->>'cg_steps')::int, 3), coalesce(($1->>'neighbors')::int, 50),"
-			" coalesce($1->>'weighting', 'bm25'), coalesce(($1->>'bm25_k1')::real, 1.2),"
+			"SELECT coalesce(($1->>'factors')::int, 32), coalesce(($1->>'iterations')::int, 15),"
+			" coalesce(($1->>'regularization')::real, 0.05), coalesce(($1->>'alpha')::real, 1),"
+			" coalesce(($1->>'cg_steps')::int, 3), coalesce(($1->>'neighbors')::int, 200),"
+			" $1->>'weighting', coalesce(($1->>'bm25_k1')::real, 1.2),"
 			" coalesce(($1->>'bm25_b')::real, 0.75), coalesce(($1->>'shrinkage')::real, 0),"
 			" coalesce(($1->>'half_life_days')::float8, 30), coalesce(($1->>'holdout')::float8, 0.2),"
 			" coalesce(($1->>'k')::int, 10), coalesce(($1->>'seed')::bigint, 42),"
@@ -175,15 +251,7 @@ parse_params(const char *algorithm, Jsonb *params)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("half_life_days must be a positive number of days, not %g", p.half_life_days),
 				 errhint("Give the popularity half-life as an interval, e.g. half_life => '30 days'.")));
-	if (strcmp(weighting, "bm25") == 0)
-		p.knn.weighting = PZ_KNN_BM25;
-	else if (strcmp(weighting, "cosine") == 0)
-		p.knn.weighting = PZ_KNN_COSINE;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown weighting \"%s\"", weighting),
-				 errhint("Use bm25 or cosine.")));
+	algorithm_params(&p, params, weighting);
 	if (strcmp(p.activate, "auto") != 0 && strcmp(p.activate, "always") != 0 &&
 		strcmp(p.activate, "never") != 0)
 		ereport(ERROR,
@@ -347,22 +415,13 @@ mix64(uint64 x)
 	return x;
 }
 
-typedef struct Split
-{
-	PzTriple   *train;
-	int64		ntrain;
-	/* held-out items per user of the training matrix (dense item indices) */
-	int64	   *test_ptr;		/* [nusers + 1] into test_items */
-	int64	   *test_items;
-} Split;
-
 /*
  * Per subject with at least two items, hold out round(holdout * n) of them
  * (at least one, never all), chosen by a seeded hash of (subject, item):
  * the same seed and data give the same split.
  */
-static Split
-split_matrix(const PzMatrix *m, double holdout, int64 seed)
+Split
+pz_split_matrix(const PzMatrix *m, double holdout, int64 seed)
 {
 	Split		s;
 	int64		t = 0,
@@ -434,8 +493,27 @@ fit_popularity(const PzMatrix *m)
 	return pop;
 }
 
-static Fitted
-fit(const PzMatrix *m, const TrainParams *p)
+/*
+ * A copy of m sharing its structure, with its values weighted as p says
+ * (m itself keeps the summed raw values, for other weightings).
+ */
+PzMatrix *
+pz_weighted_copy(const PzMatrix *m, const TrainParams *p)
+{
+	PzMatrix   *c = palloc(sizeof(PzMatrix));
+
+	*c = *m;
+	if (p->weighting == PZ_WEIGHT_NONE)
+		return c;
+	c->user_vals = huge_alloc0(m->nnz, sizeof(float));
+	c->item_vals = huge_alloc0(m->nnz, sizeof(float));
+	memcpy(c->user_vals, m->user_vals, sizeof(float) * m->nnz);
+	pz_matrix_weigh(c, p->weighting, p->knn.bm25_k1, p->knn.bm25_b);
+	return c;
+}
+
+Fitted
+pz_fit(const PzMatrix *m, const TrainParams *p)
 {
 	Fitted		f;
 
@@ -449,6 +527,9 @@ fit(const PzMatrix *m, const TrainParams *p)
 			f.X = huge_alloc0((Size) m->nusers * f.k, sizeof(float));
 			f.Y = huge_alloc0((Size) m->nitems * f.k, sizeof(float));
 			pz_als_fit(m, &p->als, f.X, f.Y);
+			f.YtY = huge_alloc0((Size) f.k * f.k, sizeof(double));
+			pz_als_gram(f.Y, m->nitems, f.k, f.YtY);
+			f.als = p->als;
 			break;
 		case ALG_ITEMKNN:
 			f.nn = p->knn.neighbors;
@@ -456,12 +537,36 @@ fit(const PzMatrix *m, const TrainParams *p)
 			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
 			pz_knn_fit(m, &p->knn, f.nbr, f.nbr_score);
 			break;
+		case ALG_RP3BETA:
+			f.nn = p->rp3.neighbors;
+			f.nbr = huge_alloc0((Size) m->nitems * f.nn, sizeof(int32));
+			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
+			pz_rp3beta_fit(m, &p->rp3, f.nbr, f.nbr_score);
+			break;
 		case ALG_POPULARITY:
 			break;
 	}
 	/* every model carries popularity: serving falls back on it */
 	f.popularity = fit_popularity(m);
 	return f;
+}
+
+void
+pz_fitted_free(Fitted *f)
+{
+	if (f->X)
+		pfree(f->X);
+	if (f->Y)
+		pfree(f->Y);
+	if (f->YtY)
+		pfree(f->YtY);
+	if (f->nbr)
+		pfree(f->nbr);
+	if (f->nbr_score)
+		pfree(f->nbr_score);
+	if (f->popularity)
+		pfree(f->popularity);
+	memset(f, 0, sizeof(*f));
 }
 
 /* Scores of every item for dense user u (higher is better). */
@@ -473,10 +578,25 @@ score_user(const Fitted *f, int32 u, float *scores)
 	switch (f->algorithm)
 	{
 		case ALG_ALS:
-			for (int32 i = 0; i < m->nitems; i++)
-				scores[i] = pz_kernels->dot(f->X + (Size) u * f->k, f->Y + (Size) i * f->k, f->k);
+			{
+				/*
+				 * Folded in from the subject's (weighted) training row, exactly
+				 * as recommend() folds in a history against the stored item
+				 * factors; the fit's own subject factors are one
+				 * half-iteration stale and only approximately solved, which
+				 * favoured fewer factors than serving does.
+				 */
+				float	   *x = f->X + (Size) u * f->k;
+				int64		lo = m->user_ptr[u];
+
+				pz_als_fold_in(f->Y, f->k, f->YtY, m->user_items + lo, m->user_vals + lo,
+							   (int) (m->user_ptr[u + 1] - lo), &f->als, x);
+				for (int32 i = 0; i < m->nitems; i++)
+					scores[i] = pz_kernels->dot(x, f->Y + (Size) i * f->k, f->k);
+			}
 			break;
 		case ALG_ITEMKNN:
+		case ALG_RP3BETA:
 			memset(scores, 0, sizeof(float) * m->nitems);
 			for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
 			{
@@ -530,9 +650,13 @@ top_k(const Fitted *f, int32 u, float *scores, int k, int64 *out)
 	return n;
 }
 
-/* Mean ranking metrics over subjects with held-out items. */
-static Metrics
-evaluate(const Fitted *f, const Split *s, int k)
+/*
+ * Mean ranking metrics over subjects with held-out items, each subject's
+ * training items excluded from its ranking as recommend() excludes what
+ * was seen, every catalogue item ranked.
+ */
+Metrics
+pz_evaluate(const Fitted *f, const Split *s, int k)
 {
 	const PzMatrix *m = f->m;
 	Metrics		r = {0};
@@ -540,6 +664,7 @@ evaluate(const Fitted *f, const Split *s, int k)
 	int64	   *top = huge_alloc0(k, sizeof(int64));
 	double	   *exposure = huge_alloc0(m->nitems, sizeof(double));
 	int32		covered = 0;
+	double		ndcg_sq = 0;
 	PzRankMetrics rm;
 
 	for (int32 u = 0; u < m->nusers; u++)
@@ -559,6 +684,7 @@ evaluate(const Fitted *f, const Split *s, int k)
 			r.precision += rm.precision;
 			r.recall += rm.recall;
 			r.ndcg += rm.ndcg;
+			ndcg_sq += rm.ndcg * rm.ndcg;
 			r.map += rm.average_precision;
 			r.subjects++;
 		}
@@ -572,7 +698,13 @@ evaluate(const Fitted *f, const Split *s, int k)
 		r.recall /= r.subjects;
 		r.ndcg /= r.subjects;
 		r.map /= r.subjects;
+		if (r.subjects > 1)
+			r.ndcg_stderr = sqrt(Max(ndcg_sq / r.subjects - r.ndcg * r.ndcg, 0) /
+								 (r.subjects - 1));
 	}
+	pfree(scores);
+	pfree(top);
+	pfree(exposure);
 	r.coverage = m->nitems > 0 ? (double) covered / m->nitems : 0;
 	r.gini = pz_gini(exposure, m->nitems);
 	return r;
@@ -580,73 +712,6 @@ evaluate(const Fitted *f, const Split *s, int k)
 
 /* ---- the command ---------------------------------------------------------- */
 
-
-/*
- * Tuning, in two stages on the training part minus a validation hold-out
- * carved from it, scored by NDCG@k there: first confidence scaling (alpha)
- * against regularization at 64 factors, then the number of factors at the
- * best pair.  Fourteen fits instead of a full 60-point grid.
- */
-static const float tune_alpha[] = {0.5f, 2.0f, 8.0f, 32.0f};
-static const float tune_regularization[] = {0.01f, 0.1f, 1.0f};
-static const int tune_factors[] = {32, 128};
-
-static double
-validation_ndcg(const PzMatrix *fit_part, const Split *inner, const TrainParams *q)
-{
-	Fitted		f = fit(fit_part, q);
-	Metrics		m = evaluate(&f, inner, q->k);
-
-	pfree(f.X);
-	pfree(f.Y);
-	return m.ndcg;
-}
-
-static TrainParams
-tune_als(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnings)
-{
-	Split		inner = split_matrix(train, p.holdout, p.seed + 1);
-	PzMatrix   *fit_part = pz_matrix_build(inner.train, inner.ntrain, td->item_ids, td->nitems);
-	TrainParams best = p;
-	double		best_ndcg = -1;
-	int			fits = 0;
-
-	best.als.factors = 64;
-	for (int a = 0; a < lengthof(tune_alpha); a++)
-		for (int r = 0; r < lengthof(tune_regularization); r++)
-		{
-			TrainParams q = best;
-			double		ndcg;
-
-			q.als.alpha = tune_alpha[a];
-			q.als.regularization = tune_regularization[r];
-			ndcg = validation_ndcg(fit_part, &inner, &q);
-			fits++;
-			if (ndcg > best_ndcg)
-			{
-				best_ndcg = ndcg;
-				best = q;
-			}
-		}
-	for (int f = 0; f < lengthof(tune_factors); f++)
-	{
-		TrainParams q = best;
-		double		ndcg;
-
-		q.als.factors = tune_factors[f];
-		ndcg = validation_ndcg(fit_part, &inner, &q);
-		fits++;
-		if (ndcg > best_ndcg)
-		{
-			best_ndcg = ndcg;
-			best = q;
-		}
-	}
-	*warnings = lappend(*warnings,
-						psprintf("tuned over %d fits on a validation hold-out: factors %d, regularization %g, alpha %g (validation NDCG@%d %.4f)",
-								 fits, best.als.factors, best.als.regularization, best.als.alpha, p.k, best_ndcg));
-	return best;
-}
 
 /* Time decay for popularity: an interaction half_life days old counts half. */
 static void
@@ -670,6 +735,7 @@ PZ_FUNCTION(pz_train_model)
 	Datum		categories;
 	PzMatrix   *full;
 	PzMatrix   *train;
+	PzMatrix   *weighted;
 	Split		split;
 	Fitted		f;
 	Metrics		metrics;
@@ -708,28 +774,29 @@ PZ_FUNCTION(pz_train_model)
 	 * subject keeps at least one training item, so the training matrix has
 	 * the same subjects in the same order and the split's indices apply.
 	 */
-	split = split_matrix(full, p.holdout, p.seed);
+	split = pz_split_matrix(full, p.holdout, p.seed);
 	train = pz_matrix_build(split.train, split.ntrain, td.item_ids, td.nitems);
 	Assert(train->nusers == full->nusers);
-	if (p.tune && p.algorithm == ALG_ALS)
+	if (p.tune)
 	{
 		pz_progress_phase(PZ_PHASE_TUNING);
-		p = tune_als(train, &td, p, &warnings);
+		p = pz_tune(train, &td, p, &warnings);
 	}
-	else if (p.tune)
-		warnings = lappend(warnings, pstrdup("tune applies to als only; parameters used as given"));
 	pz_progress_phase(PZ_PHASE_FITTING_HELDOUT);
-	f = fit(train, &p);
+	weighted = pz_weighted_copy(train, &p);
+	f = pz_fit(weighted, &p);
 	pz_progress_phase(PZ_PHASE_EVALUATING);
-	metrics = evaluate(&f, &split, p.k);
+	metrics = pz_evaluate(&f, &split, p.k);
+	pz_fitted_free(&f);
 	pz_progress_phase(PZ_PHASE_FITTING_FINAL);
-	f = fit(full, &p);
+	weighted = pz_weighted_copy(full, &p);
+	f = pz_fit(weighted, &p);
 	pz_progress_phase(PZ_PHASE_STORING);
 	pz_store_parameters(model_id, &f, &td);
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	pz_store_finish(model_id, purpose, &p, full, &td, categories, skipped.data, warnings,
+	pz_store_finish(model_id, purpose, &p, weighted, &td, categories, skipped.data, warnings,
 					&metrics, INSTR_TIME_GET_MILLISEC(elapsed));
 	SPI_finish();
 	pz_progress_end();

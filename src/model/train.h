@@ -15,7 +15,8 @@ typedef enum Algorithm
 {
 	ALG_ALS,
 	ALG_ITEMKNN,
-	ALG_POPULARITY
+	ALG_POPULARITY,
+	ALG_RP3BETA
 } Algorithm;
 
 typedef struct TrainParams
@@ -23,6 +24,8 @@ typedef struct TrainParams
 	Algorithm	algorithm;
 	PzAlsParams als;
 	PzKnnParams knn;
+	PzRp3Params rp3;
+	PzWeighting weighting;		/* of the interaction values, every algorithm */
 	double		half_life_days; /* popularity decay; <= 0: none */
 	double		holdout;		/* share of each subject's items held out */
 	int			k;				/* cutoff of the ranking metrics */
@@ -30,6 +33,7 @@ typedef struct TrainParams
 	bool		tune;
 	char	   *activate;		/* auto, always, never */
 	int			keep_models;
+	char	   *tuning_json;	/* what tuning tried (a JSON object), or NULL */
 } TrainParams;
 
 /* What was read from the database. */
@@ -54,8 +58,10 @@ typedef struct Fitted
 	int			k;
 	float	   *X;				/* ALS user factors [nusers x k] */
 	float	   *Y;				/* ALS item factors [nitems x k] */
+	double	   *YtY;			/* ALS: Y^T Y [k x k], for folding subjects in */
+	PzAlsParams als;
 	int			nn;
-	int32	   *nbr;			/* kNN neighbours [nitems x nn] */
+	int32	   *nbr;			/* kNN, RP3beta neighbours [nitems x nn] */
 	float	   *nbr_score;
 	double	   *popularity;		/* [nitems] */
 } Fitted;
@@ -68,8 +74,33 @@ typedef struct Metrics
 	double		map;
 	double		coverage;
 	double		gini;
+	double		ndcg_stderr;	/* standard error of the mean NDCG */
 	int64		subjects;
 } Metrics;
+
+/*
+ * A seeded per-subject hold-out of a matrix (train.c), and what training
+ * and tuning (tune.c) share.
+ */
+typedef struct Split
+{
+	PzTriple   *train;
+	int64		ntrain;
+	/* held-out items per user of the training matrix (dense item indices) */
+	int64	   *test_ptr;		/* [nusers + 1] into test_items */
+	int64	   *test_items;
+} Split;
+
+extern Split pz_split_matrix(const PzMatrix *m, double holdout, int64 seed);
+extern PzMatrix *pz_weighted_copy(const PzMatrix *m, const TrainParams *p);
+extern Fitted pz_fit(const PzMatrix *m, const TrainParams *p);
+extern void pz_fitted_free(Fitted *f);
+extern Metrics pz_evaluate(const Fitted *f, const Split *s, int k);
+extern const char *pz_algorithm_name(Algorithm a);
+
+/* tune.c */
+extern TrainParams pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p,
+						   List **warnings);
 
 /* model_store.c: all run inside the caller's SPI connection */
 extern int64 pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,

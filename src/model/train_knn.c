@@ -1,8 +1,10 @@
 /*
  * train_knn.c
- *		Item-item nearest neighbours: cosine similarity between items' vectors
- *		over subjects, optionally BM25-weighted, with optional shrinkage, and
- *		the top few neighbours of every item kept.
+ *		Item-item neighbours, two ways: item-kNN (cosine similarity between
+ *		items' vectors over subjects, weighted beforehand by pz_matrix_weigh,
+ *		with optional shrinkage) and RP3beta (a two-step random walk with a
+ *		popularity penalty); either way the top few neighbours of every item
+ *		are kept, and serving sums a history's neighbour scores.
  *
  * For item i, the dot products with every other item come from the rows of
  * i's subjects: for each subject u of i and each item j of u, acc[j] +=
@@ -78,121 +80,29 @@ heap_sift_up(KnnCand *heap, int i)
 }
 
 /*
- * Weight of every stored value, in row (CSR) order.
- *
- * Cosine: the raw value.  BM25, as implicit's bm25_weight applied with
- * subjects as the rows (documents) and items as the terms:
- *
- *		w_ui = v_ui (k1 + 1) / (k1 L_u + v_ui) * idf_i
- *		L_u = (1 - b) + b |u| / mean |u|	(|u| = sum of u's values)
- *		idf_i = log(nusers) - log(1 + df_i)	(df_i = subjects of item i)
- *
- * idf is floored at a small positive value: an item nearly every subject has
- * would otherwise get weight zero or below, which under cosine would flip
- * the sign of all its similarities.
+ * What the neighbour search scores: the first hop i -> u weighs each entry
+ * of item i's column by wcol, the second hop u -> j each entry of u's row by
+ * wrow; the sum over u is then turned into the similarity by cosine
+ * normalisation (norm, shrink) or by a per-target scale (rp3beta).
  */
-static float *
-knn_weights(const PzMatrix *m, const PzKnnParams *p)
+typedef struct NeighborSpec
 {
-	float	   *w = MemoryContextAllocHuge(CurrentMemoryContext,
-										   sizeof(float) * Max(m->nnz, 1));
+	const float *wrow;			/* [nnz] in row order */
+	const float *wcol;			/* [nnz] in column order */
+	const double *norm;			/* [nitems]: cosine denominators, or NULL */
+	double		shrink;
+	const double *scale;		/* [nitems]: factor per target item, or NULL */
+} NeighborSpec;
 
-	if (p->weighting == PZ_KNN_BM25)
-	{
-		double	   *len = palloc(sizeof(double) * Max(m->nusers, 1));
-		double		total = 0.0;
-		double		mean;
-		double		k1 = p->bm25_k1;
-		double		b = p->bm25_b;
-		double		logn = log((double) Max(m->nusers, 1));
-
-		for (int32 u = 0; u < m->nusers; u++)
-		{
-			double		s = 0.0;
-
-			for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
-				s += m->user_vals[e];
-			len[u] = s;
-			total += s;
-		}
-		mean = m->nusers > 0 ? total / m->nusers : 1.0;
-		if (!(mean > 0.0))
-			mean = 1.0;
-		for (int32 u = 0; u < m->nusers; u++)
-		{
-			double		norm = (1.0 - b) + b * len[u] / mean;
-
-			for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
-			{
-				int32		i = m->user_items[e];
-				double		df = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
-				double		idf = Max(logn - log1p(df), 1e-6);
-				double		v = m->user_vals[e];
-
-				w[e] = (float) (v * (k1 + 1.0) / (k1 * norm + v) * idf);
-			}
-		}
-		pfree(len);
-	}
-	else
-		memcpy(w, m->user_vals, sizeof(float) * m->nnz);
-	return w;
-}
-
-void
-pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
-		   int32 *neighbor, float *score)
+static void
+top_neighbors(const PzMatrix *m, const NeighborSpec *spec, int kn,
+			  int32 *neighbor, float *score)
 {
-	int			kn = p->neighbors;
 	int32		nitems = m->nitems;
-	float	   *wrow;			/* [nnz] weights in row order */
-	float	   *wcol;			/* [nnz] the same, in column order */
-	double	   *norm;			/* [nitems] */
 	double	   *acc;			/* [nitems] dot products with item i */
 	int32	   *touched;		/* [nitems] items with acc != 0 */
 	bool	   *mark;			/* [nitems] listed in touched */
 	KnnCand    *heap;
-	double		shrink = p->shrinkage;
-
-	if (kn < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("neighbors must be at least 1")));
-	if (p->weighting == PZ_KNN_BM25 &&
-		(!(p->bm25_k1 >= 0.0f) || isinf(p->bm25_k1) ||
-		 !(p->bm25_b >= 0.0f && p->bm25_b <= 1.0f)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("BM25 needs k1 >= 0 and b between 0 and 1")));
-	if (!(shrink >= 0.0) || isinf(shrink))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("shrinkage must be a finite number >= 0")));
-
-	wrow = knn_weights(m, p);
-
-	/* Column-order copy of the weights, matching item_users. */
-	wcol = MemoryContextAllocHuge(CurrentMemoryContext,
-								  sizeof(float) * Max(m->nnz, 1));
-	{
-		int64	   *next = palloc(sizeof(int64) * (nitems + 1));
-
-		memcpy(next, m->item_ptr, sizeof(int64) * (nitems + 1));
-		for (int32 u = 0; u < m->nusers; u++)
-			for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
-				wcol[next[m->user_items[e]]++] = wrow[e];
-		pfree(next);
-	}
-
-	norm = palloc(sizeof(double) * Max(nitems, 1));
-	for (int32 i = 0; i < nitems; i++)
-	{
-		double		s = 0.0;
-
-		for (int64 e = m->item_ptr[i]; e < m->item_ptr[i + 1]; e++)
-			s += (double) wcol[e] * wcol[e];
-		norm[i] = sqrt(s);
-	}
 
 	acc = palloc0(sizeof(double) * Max(nitems, 1));
 	touched = palloc(sizeof(int32) * Max(nitems, 1));
@@ -209,7 +119,7 @@ pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
 		for (int64 e = m->item_ptr[i]; e < m->item_ptr[i + 1]; e++)
 		{
 			int32		u = m->item_users[e];
-			double		wi = wcol[e];
+			double		wi = spec->wcol[e];
 
 			for (int64 f = m->user_ptr[u]; f < m->user_ptr[u + 1]; f++)
 			{
@@ -220,7 +130,7 @@ pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
 					mark[j] = true;
 					touched[ntouched++] = j;
 				}
-				acc[j] += wi * wrow[f];
+				acc[j] += wi * spec->wrow[f];
 			}
 		}
 
@@ -228,16 +138,28 @@ pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
 		{
 			int32		j = touched[t];
 			double		dot = acc[j];
-			double		denom = norm[i] * norm[j] + shrink;
+			double		sim;
 			KnnCand		c;
 
 			acc[j] = 0.0;
 			mark[j] = false;
-			if (j == i || !(dot > 0.0) || !(denom > 0.0))
+			if (j == i || !(dot > 0.0))
 				continue;
-			c.score = (float) (dot / denom);
+			if (spec->norm)
+			{
+				double		denom = spec->norm[i] * spec->norm[j] + spec->shrink;
+
+				if (!(denom > 0.0))
+					continue;
+				sim = dot / denom;
+			}
+			else
+				sim = dot;
+			if (spec->scale)
+				sim *= spec->scale[j];
+			c.score = (float) sim;
 			c.item = j;
-			if (!(c.score > 0.0f))
+			if (!(c.score > 0.0f) || isinf(c.score))
 				continue;		/* underflowed */
 			if (nheap < kn)
 			{
@@ -273,7 +195,94 @@ pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
 	pfree(mark);
 	pfree(touched);
 	pfree(acc);
+}
+
+void
+pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
+		   int32 *neighbor, float *score)
+{
+	NeighborSpec spec = {0};
+	double	   *norm;
+
+	if (p->neighbors < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("neighbors must be at least 1")));
+	if (!(p->shrinkage >= 0.0f) || isinf(p->shrinkage))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shrinkage must be a finite number >= 0")));
+
+	/* cosine over the values as weighted by the caller (pz_matrix_weigh) */
+	norm = palloc(sizeof(double) * Max(m->nitems, 1));
+	for (int32 i = 0; i < m->nitems; i++)
+	{
+		double		s = 0.0;
+
+		for (int64 e = m->item_ptr[i]; e < m->item_ptr[i + 1]; e++)
+			s += (double) m->item_vals[e] * m->item_vals[e];
+		norm[i] = sqrt(s);
+	}
+	spec.wrow = m->user_vals;
+	spec.wcol = m->item_vals;
+	spec.norm = norm;
+	spec.shrink = p->shrinkage;
+	top_neighbors(m, &spec, p->neighbors, neighbor, score);
 	pfree(norm);
+}
+
+/*
+ * P(j|u) = w_uj / sum_j' w_uj' (rows), P(u|i) = w_ui / sum_u' w_u'i
+ * (columns), each raised to alpha; deg(j) = number of subjects of j.
+ * RP3beta's popularity penalty is what sets it apart from the plain
+ * random walk (P3alpha, beta = 0): without it the walk favours hubs.
+ */
+void
+pz_rp3beta_fit(const PzMatrix *m, const PzRp3Params *p,
+			   int32 *neighbor, float *score)
+{
+	NeighborSpec spec = {0};
+	float	   *wrow;
+	float	   *wcol;
+	double	   *scale;
+
+	if (p->neighbors < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("neighbors must be at least 1")));
+	if (!(p->alpha > 0.0f) || isinf(p->alpha) || !(p->beta >= 0.0f) || isinf(p->beta))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rp3beta needs alpha > 0 and beta >= 0")));
+
+	wrow = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(m->nnz, 1));
+	wcol = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(m->nnz, 1));
+	scale = palloc(sizeof(double) * Max(m->nitems, 1));
+	for (int32 u = 0; u < m->nusers; u++)
+	{
+		double		s = 0.0;
+
+		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
+			s += m->user_vals[e];
+		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
+			wrow[e] = s > 0.0 ? (float) pow(m->user_vals[e] / s, p->alpha) : 0.0f;
+	}
+	for (int32 i = 0; i < m->nitems; i++)
+	{
+		double		s = 0.0;
+		int64		deg = m->item_ptr[i + 1] - m->item_ptr[i];
+
+		for (int64 e = m->item_ptr[i]; e < m->item_ptr[i + 1]; e++)
+			s += m->item_vals[e];
+		for (int64 e = m->item_ptr[i]; e < m->item_ptr[i + 1]; e++)
+			wcol[e] = s > 0.0 ? (float) pow(m->item_vals[e] / s, p->alpha) : 0.0f;
+		scale[i] = deg > 0 ? pow((double) deg, -p->beta) : 0.0;
+	}
+	spec.wrow = wrow;
+	spec.wcol = wcol;
+	spec.scale = scale;
+	top_neighbors(m, &spec, p->neighbors, neighbor, score);
+	pfree(scale);
 	pfree(wcol);
 	pfree(wrow);
 }

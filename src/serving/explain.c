@@ -4,8 +4,8 @@
  *		score recommend() would give an item.
  *
  * For ALS the history items' contributions sum to the score exactly (see
- * pz_request_contributions); for item-kNN each is the item's similarity to
- * a history item; without a usable history the score is the item's
+ * pz_request_contributions); for item-kNN and RP3beta each is the item's
+ * stored neighbour score from a history item; without a usable history the score is the item's
  * popularity, and that is the one row.
  */
 #include "postgres.h"

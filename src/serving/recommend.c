@@ -97,8 +97,8 @@ pz_recommend_define_gucs(void)
 							 &diversity_by_category, false, diversity_by_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.history_limit",
-							"Most recent distinct items of a subject's history that serving reads.",
-							NULL, &pz_history_limit, 500, 1, 100000,
+							"Most recent distinct items of a subject's history that scoring and fold-in use.",
+							"Ties in time go to the larger summed weight, then the smaller item id. Excluding seen items always uses the whole history.", &pz_history_limit, 500, 1, 100000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
@@ -212,9 +212,13 @@ build_eligibility(const PzRequest *r, const RecommendArgs *a, PzEligibility *e)
 			!(r->consent && consent_denies(r->consent, name, strlen(name)));
 	}
 	if (a->exclude_seen)
+	{
 		for (int h = 0; h < r->nhistory; h++)
 			if (r->history_item[h] >= 0)
 				e->blocked[r->history_item[h]] = 1;
+		for (int j = 0; j < r->nseen; j++)
+			e->blocked[r->seen_item[j]] = 1;
+	}
 	if (a->exclude)
 	{
 		Datum	   *ids;

@@ -161,7 +161,9 @@ pz_visible_history(const char *purpose, int64 subject, int limit, PzHistoryRow *
 							  "JOIN personalize.signal_categories c ON c.name = i.category "
 							  "WHERE i.subject_id = $1 AND c.justification IS NOT NULL "
 							  "AND personalize.row_visible(i.subject_id, i.category) "
-							  "GROUP BY i.item_id ORDER BY max(i.occurred_at) DESC, i.item_id LIMIT $2",
+							  "GROUP BY i.item_id "
+							  "ORDER BY max(i.occurred_at) DESC, sum(i.weight * coalesce(k.weight, 1)) DESC, i.item_id "
+							  "LIMIT $2",
 							  2, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: history lookup failed");
 	n = (int) SPI_processed;
@@ -175,6 +177,49 @@ pz_visible_history(const char *purpose, int64 subject, int limit, PzHistoryRow *
 		(*rows)[r].item_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 		(*rows)[r].value = DatumGetFloat4(SPI_getbinval(t, d, 2, &isnull));
 		strlcpy((*rows)[r].kind, SPI_getvalue(t, d, 3), PZ_KIND_MAX);
+	}
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+	return n;
+}
+
+/*
+ * Every item of the subject's visible history, as catalogue indices (items
+ * no longer in the catalogue are left out): what "seen" means for
+ * exclusion, whatever the history's length.  One index-only pass over the
+ * subject's rows, read as the caller like the history itself.
+ */
+static int
+visible_items(const char *purpose, const PzServing *s, int64 subject, int32 **items)
+{
+	int			nest = NewGUCNestLevel();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(subject)};
+	MemoryContext caller = CurrentMemoryContext;
+	int			n = 0;
+
+	(void) set_config_option("personalize.purpose", purpose, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "personalize: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT DISTINCT i.item_id "
+							  "FROM personalize.interactions i "
+							  "JOIN personalize.signal_categories c ON c.name = i.category "
+							  "WHERE i.subject_id = $1 AND c.justification IS NOT NULL "
+							  "AND personalize.row_visible(i.subject_id, i.category)",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: history lookup failed");
+	*items = MemoryContextAlloc(caller, sizeof(int32) * Max(SPI_processed, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int32		i = pz_serving_item_index(s, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+																			  SPI_tuptable->tupdesc, 1, &isnull)));
+
+		if (i >= 0)
+			(*items)[n++] = i;
 	}
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
@@ -197,8 +242,9 @@ fold_in(PzRequest *r)
 
 		if (i >= 0 && (pz_item_flags(s)[i] & PZ_ITEM_FACTORS) && r->history[h].value > 0)
 		{
+			/* weighted as the model was trained */
 			items[n] = i;
-			values[n] = r->history[h].value;
+			values[n] = pz_weigh_value((PzWeighting) s->weighting, r->history[h].value);
 			n++;
 		}
 	}
@@ -229,6 +275,14 @@ pz_request_subject(PzRequest *r, const PzServing *s, const char *purpose,
 	r->history_item = palloc(sizeof(int32) * Max(r->nhistory, 1));
 	for (int h = 0; h < r->nhistory; h++)
 		r->history_item[h] = pz_serving_item_index(s, r->history[h].item_id);
+
+	/*
+	 * A history cut at the limit is not everything the subject has seen:
+	 * the rest is read too (ids only), so that exclusion holds whatever the
+	 * history's length.  Scoring and fold-in keep to the limited history.
+	 */
+	if (r->nhistory >= pz_history_limit)
+		r->nseen = visible_items(purpose, s, subject, &r->seen_item);
 	if (s->algorithm == PZ_SERVE_ALS)
 		fold_in(r);
 }
@@ -267,8 +321,9 @@ pz_request_score(const PzRequest *r, int32 item)
 
 /*
  * ALS: the score is y_i . x with x = A^-1 sum_j c_j y_j, so history item j
- * contributes c_j (A^-1 y_i) . y_j, with c_j = 1 + alpha r_j (as in the
- * "explain" of the implicit library).  kNN: its similarity to the item.
+ * contributes c_j (A^-1 y_i) . y_j, with c_j = 1 + alpha w(r_j), w the
+ * model's weighting (as in the "explain" of the implicit library).  kNN and
+ * RP3beta: the item's stored neighbour score from the history item.
  */
 void
 pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
@@ -306,7 +361,8 @@ pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
 			yj = pz_Y(s) + (Size) j * k;
 			for (int a = 0; a < k; a++)
 				dot += v[a] * yj[a];
-			contrib[h] = (float) ((1.0 + (double) s->alpha * r->history[h].value) * dot);
+			contrib[h] = (float) ((1.0 + (double) s->alpha *
+								   pz_weigh_value((PzWeighting) s->weighting, r->history[h].value)) * dot);
 		}
 		pfree(v);
 	}

@@ -36,6 +36,13 @@ typedef struct PzRequest
 	PzHistoryRow *history;		/* most recent first */
 	int32	   *history_item;	/* catalogue index per row, -1: not in it */
 
+	/*
+	 * When the history was cut at personalize.history_limit: every visible
+	 * item of the subject (catalogue indices), for excluding what was seen.
+	 */
+	int			nseen;
+	int32	   *seen_item;
+
 	/* ALS only: folded-in factors and the factored system behind them */
 	float	   *u;
 	double	   *L;
@@ -69,7 +76,8 @@ extern void pz_request_contributions(const PzRequest *r, int32 item, float *cont
 /*
  * The subject's history visible under a purpose now, read as the caller
  * through the row-level security policy: one row per item, most recent
- * first, at most limit rows (0: all).
+ * first (ties: larger summed weight first, then smaller item id, so the
+ * subset kept under a limit is deterministic), at most limit rows (0: all).
  */
 extern int	pz_visible_history(const char *purpose, int64 subject, int limit,
 							   PzHistoryRow **rows);

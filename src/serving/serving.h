@@ -31,7 +31,7 @@
 typedef enum PzServingAlgorithm
 {
 	PZ_SERVE_ALS,
-	PZ_SERVE_ITEMKNN,
+	PZ_SERVE_ITEMKNN,			/* item-kNN and RP3beta: stored neighbours */
 	PZ_SERVE_POPULARITY
 } PzServingAlgorithm;
 
@@ -50,6 +50,7 @@ typedef struct PzServing
 	int32		nn;				/* kNN neighbours per item, else 0 */
 	float		regularization;
 	float		alpha;
+	int32		weighting;		/* PzWeighting of history values (ALS fold-in) */
 
 	/* byte offsets from the start of the header */
 	Size		off_item_ids;	/* int64 [nitems] */

@@ -55,6 +55,7 @@ typedef struct ModelInfo
 	int32		nn;
 	float		regularization;
 	float		alpha;
+	int32		weighting;
 } ModelInfo;
 
 static void
@@ -71,7 +72,8 @@ read_model(int64 model_id, ModelInfo *info)
 							  "coalesce((params->>'factors')::int, 0), "
 							  "coalesce((params->>'neighbors')::int, 0), "
 							  "coalesce((params->>'regularization')::real, 0), "
-							  "coalesce((params->>'alpha')::real, 0) "
+							  "coalesce((params->>'alpha')::real, 0), "
+							  "coalesce(params->>'weighting', 'none') "
 							  "FROM personalize.models WHERE model_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: model lookup failed");
@@ -85,12 +87,18 @@ read_model(int64 model_id, ModelInfo *info)
 	algorithm = SPI_getvalue(t, d, 1);
 	info->model_id = model_id;
 	strlcpy(info->purpose, SPI_getvalue(t, d, 2), sizeof(info->purpose));
+	/* RP3beta is served like item-kNN: scores summed over stored neighbours */
 	info->algorithm = strcmp(algorithm, "als") == 0 ? PZ_SERVE_ALS :
-		strcmp(algorithm, "itemknn") == 0 ? PZ_SERVE_ITEMKNN : PZ_SERVE_POPULARITY;
+		(strcmp(algorithm, "itemknn") == 0 || strcmp(algorithm, "rp3beta") == 0) ?
+		PZ_SERVE_ITEMKNN : PZ_SERVE_POPULARITY;
 	info->k = info->algorithm == PZ_SERVE_ALS ? DatumGetInt32(SPI_getbinval(t, d, 3, &isnull)) : 0;
 	info->nn = info->algorithm == PZ_SERVE_ITEMKNN ? DatumGetInt32(SPI_getbinval(t, d, 4, &isnull)) : 0;
 	info->regularization = DatumGetFloat4(SPI_getbinval(t, d, 5, &isnull));
 	info->alpha = DatumGetFloat4(SPI_getbinval(t, d, 6, &isnull));
+	info->weighting = pz_weighting_parse(SPI_getvalue(t, d, 7));
+	/* models of 0.2.0 have no weighting (the values as they are); kNN's was "cosine" */
+	if (info->weighting < 0)
+		info->weighting = PZ_WEIGHT_NONE;
 	if (info->k < 0 || info->k > 1024 || info->nn < 0 || info->nn > 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -453,6 +461,7 @@ pz_serving_build(int64 model_id, uint64 catalogue_version,
 	h.nn = m.nn;
 	h.regularization = m.regularization;
 	h.alpha = m.alpha;
+	h.weighting = m.weighting;
 	h.total_size = layout(&h, &c, &m);
 
 	s = allocate(h.total_size, arg);

@@ -2,7 +2,7 @@
 # Training benchmark: loads the synthetic data set of test/gen/generate.sql
 # (default 6,000 subjects x 4,000 items x 1,000,000 interactions with planted
 # tastes) and trains ALS (64 factors, 15 iterations), item-kNN and popularity
-# on it, in one invocation.  Prints, per algorithm, the end-to-end time of
+# on it, and RP3beta, in one invocation.  Prints, per algorithm, the end-to-end time of
 # train() (read consented rows, split, fit, evaluate, refit, store), the
 # backend's peak memory, and the held-out metrics side by side, so ALS can be
 # compared with popularity on NDCG@10.
@@ -13,14 +13,14 @@
 #
 # Environment (defaults in brackets):
 #   SUBJECTS [6000]  ITEMS [4000]  INTERACTIONS [1000000]  SEED [0.42]
-#   FACTORS [64]  ITERATIONS [15]  TUNE [0]  1: also run train('als', tune => true)
+#   FACTORS [32]  ITERATIONS [15]  TUNE [0]  1: also run every algorithm with tune => true
 set -euo pipefail
 
 SUBJECTS=${SUBJECTS:-6000}
 ITEMS=${ITEMS:-4000}
 INTERACTIONS=${INTERACTIONS:-1000000}
 SEED=${SEED:-0.42}
-FACTORS=${FACTORS:-64}
+FACTORS=${FACTORS:-32}
 ITERATIONS=${ITERATIONS:-15}
 TUNE=${TUNE:-0}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -67,8 +67,11 @@ echo "== training (each in a fresh session)"
 	train als "personalize.train('als', factors => $FACTORS, iterations => $ITERATIONS, activate => 'never')"
 	train itemknn "personalize.train('itemknn', activate => 'never')"
 	train popularity "personalize.train('popularity', activate => 'never')"
+	train rp3beta "personalize.train('rp3beta', activate => 'never')"
 	if [ "$TUNE" = 1 ]; then
-		train als_tuned "personalize.train('als', tune => true, activate => 'never')"
+		for a in als itemknn rp3beta popularity; do
+			train ${a}_tuned "personalize.train('$a', tune => true, activate => 'never')"
+		done
 	fi
 } > /tmp/pz_train_runs.$$
 
@@ -85,7 +88,9 @@ SELECT r.label AS algorithm, r.seconds AS train_s, r.peak_mb,
              round((m.metrics->>'coverage')::numeric, 3) AS coverage,
              round((m.metrics->>'gini')::numeric, 3) AS gini,
              m.data->>'subjects_included' AS subjects, m.data->>'rows_used' AS rows,
-             m.params->>'factors' AS factors
+             concat_ws(' ', 'weighting=' || (m.params->>'weighting'), 'factors=' || (m.params->>'factors'),
+                       'alpha=' || (m.params->>'alpha'), 'reg=' || (m.params->>'regularization'),
+                       'beta=' || (m.params->>'beta'), 'neighbors=' || (m.params->>'neighbors')) AS params
         FROM runs r JOIN personalize.models m ON m.model_id = r.model ORDER BY r.model;
 SELECT round(((a.metrics->>'ndcg_at_k')::float8 / nullif((p.metrics->>'ndcg_at_k')::float8, 0))::numeric, 2)
              AS als_ndcg_over_popularity
