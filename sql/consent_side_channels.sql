@@ -229,7 +229,7 @@ BEGIN
 		PERFORM pg_stat_force_next_flush();
 		PERFORM pg_stat_clear_snapshot();
 		EXIT WHEN pg_temp.seq_tup_read() >= current_setting('regress_pz_sc.until')::bigint;
-		PERFORM pg_sleep(0.05);
+		PERFORM pg_sleep(0.05);  -- poll
 	END LOOP;
 END $$;
 -- three sequential scans ran; one, the superuser's, is counted
