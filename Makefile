@@ -26,6 +26,7 @@ OBJS = \
 	src/model/train_als.o \
 	src/model/train_knn.o \
 	src/model/train.o \
+	src/model/train_categories.o \
 	src/model/train_progress.o \
 	src/model/model_store.o \
 	src/model/foldin.o \
@@ -36,8 +37,9 @@ OBJS = \
 	src/serving/recommend.o \
 	src/serving/impressions.o \
 	src/serving/explain.o \
-	src/jobs/job_settings.o
-SRC_DIRS = src src/types src/consent src/model src/serving src/jobs
+	src/jobs/job_settings.o \
+	src/rights/subject_key.o
+SRC_DIRS = src src/types src/consent src/model src/serving src/jobs src/rights
 
 # The install script is assembled from one file per concern under sql/install/;
 # each upgrade script from the files under sql/upgrade/personalize--OLD--NEW/.  The install
@@ -49,7 +51,7 @@ UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs errors catalog_dump catalog_comments
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs rights errors catalog_dump catalog_comments
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out

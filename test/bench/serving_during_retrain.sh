@@ -67,7 +67,7 @@ if [ "$HAVE" != "$WANT" ]; then
 	fi
 	echo "== generating the data and the first model"
 	psqlb -v subjects="$SUBJECTS" -v items="$ITEMS" -v interactions="$INTERACTIONS" \
-		-v consent_rate=1 -v withdrawn=0 -v check=false -v end_time="'2026-01-01'" \
+		-v consent_rate=1 -v withdrawn=0 -v check=false \
 		-f "$HERE/../gen/generate.sql" >/dev/null
 	psql1 "SELECT personalize.train('als', factors => $FACTORS, iterations => $ITERATIONS, activate => 'always')" >/dev/null
 	psqlb -c "CREATE SCHEMA pzretrain" -c "CREATE TABLE pzretrain.params AS SELECT '$WANT'::text AS p" \
