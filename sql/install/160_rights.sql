@@ -297,6 +297,48 @@ END $$;
 REVOKE ALL ON FUNCTION erasure_order() FROM PUBLIC;
 COMMENT ON FUNCTION erasure_order() IS 'protected application tables, referencing tables before the tables they reference';
 
+-- Statistics are a copy of some values of a table: the most common ones and
+-- histogram bounds, per column, in pg_statistic (and extended statistics).
+-- A table whose statistics name the erased id is analyzed again, in the
+-- erasing transaction, whose deletions ANALYZE does not sample; statistics
+-- that still name it (a table left empty keeps its old ones) are deleted.
+CREATE FUNCTION refresh_statistics_naming(tables regclass[], subject bigint) RETURNS regclass[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pattern text := '(^|[^0-9])' || subject::text || '([^0-9]|$)';
+	named regclass[];
+	tbl regclass;
+BEGIN
+	named := ARRAY(
+		SELECT DISTINCT r FROM (
+			SELECT s.starelid::regclass AS r FROM pg_statistic s
+			 WHERE s.starelid IN (SELECT t FROM unnest(tables) t
+			                      UNION SELECT @extschema@.descendants(t) FROM unnest(tables) t)
+			   AND concat_ws(' ', s.stavalues1::text, s.stavalues2::text, s.stavalues3::text,
+			                 s.stavalues4::text, s.stavalues5::text) ~ pattern
+			UNION ALL
+			SELECT e.stxrelid::regclass FROM pg_statistic_ext e JOIN pg_statistic_ext_data d ON d.stxoid = e.oid
+			 WHERE e.stxrelid IN (SELECT t FROM unnest(tables) t
+			                      UNION SELECT @extschema@.descendants(t) FROM unnest(tables) t)
+			   AND d.stxdmcv::text ~ pattern) x
+		ORDER BY 1);
+	FOREACH tbl IN ARRAY named LOOP
+		EXECUTE format('ANALYZE %s', tbl);
+	END LOOP;
+	-- ANALYZE leaves the statistics of a table it finds empty as they were:
+	-- those go (the next ANALYZE makes new ones)
+	DELETE FROM pg_statistic s
+	 WHERE s.starelid = ANY (named)
+	   AND concat_ws(' ', s.stavalues1::text, s.stavalues2::text, s.stavalues3::text,
+	                 s.stavalues4::text, s.stavalues5::text) ~ pattern;
+	DELETE FROM pg_statistic_ext_data d
+	 WHERE d.stxoid IN (SELECT e.oid FROM pg_statistic_ext e WHERE e.stxrelid = ANY (named))
+	   AND d.stxdmcv::text ~ pattern;
+	RETURN named;
+END $$;
+REVOKE ALL ON FUNCTION refresh_statistics_naming(regclass[], bigint) FROM PUBLIC;
+COMMENT ON FUNCTION refresh_statistics_naming(regclass[], bigint) IS 'analyze again those of the tables (and their partitions) whose planner statistics hold the subject id';
+
 -- In one transaction: the subject's rows go from every subject-keyed table
 -- of the extension and every protected application table not protected
 -- with erasable => false; their consent ledger entries keep what was
@@ -318,6 +360,8 @@ DECLARE
 	tbl regclass;
 	p @extschema@.protected_tables;
 	n bigint;
+	touched regclass[] := '{}';
+	analyzed regclass[];
 BEGIN
 	IF subject IS NULL THEN
 		RAISE EXCEPTION 'subject must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -338,7 +382,9 @@ BEGIN
 		EXECUTE format('DELETE FROM %s WHERE subject_id = $1', tbl) USING subject;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		deleted := deleted || jsonb_build_object(tbl::text, n);
+		touched := touched || tbl;
 	END LOOP;
+	touched := touched || '@extschema@.consent_ledger'::regclass;
 	UPDATE @extschema@.consent_ledger l
 	   SET subject_id = NULL, subject_key = key,
 	       source = @extschema@.redact_subject(l.source, subject),
@@ -352,15 +398,18 @@ BEGIN
 			EXECUTE format('DELETE FROM %s WHERE %I = $1', tbl, p.subject_column) USING subject;
 			GET DIAGNOSTICS n = ROW_COUNT;
 			deleted := deleted || jsonb_build_object(tbl::text, n);
+			touched := touched || tbl;
 		ELSE
 			EXECUTE format('SELECT count(*) FROM %s WHERE %I = $1', tbl, p.subject_column) INTO n USING subject;
 			kept := kept || jsonb_build_object(tbl::text, n);
 		END IF;
 	END LOOP;
 
+	analyzed := @extschema@.refresh_statistics_naming(touched, subject);
 	INSERT INTO @extschema@.rights_requests (kind, subject_key, requested_by, rows, models)
 	VALUES ('erasure', key, @extschema@.acting_role(),
-	        jsonb_build_object('deleted', deleted, 'kept', kept, 'ledger_entries_pseudonymized', pseudonymized),
+	        jsonb_build_object('deleted', deleted, 'kept', kept, 'ledger_entries_pseudonymized', pseudonymized,
+	                           'statistics_refreshed', to_jsonb(analyzed::text[])),
 	        marked)
 	RETURNING request_id INTO request;
 	INSERT INTO @extschema@.model_erasures (model_id, request_id)
@@ -380,6 +429,7 @@ BEGIN
 		'deleted', deleted,
 		'kept', kept,
 		'ledger_entries_pseudonymized', pseudonymized,
+		'statistics_refreshed', to_jsonb(analyzed::text[]),
 		'models_marked', to_jsonb(marked),
 		'model_parameters_removed', to_jsonb(removed),
 		'retrain_due', to_jsonb(ARRAY(SELECT j.job_name FROM @extschema@.jobs j
