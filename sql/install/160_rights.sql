@@ -512,24 +512,35 @@ COMMENT ON FUNCTION opt_out(bigint, text, text, text) IS
 -- Everything held about a subject, as a person can read it (jsonb_pretty()).
 -- Rows past their category's retention are not shown (no purpose sees them;
 -- purge_expired() deletes them).  The export itself is logged (a keyed hash).
+-- It is assembled as json text and made jsonb once: jsonb nested in jsonb
+-- would be taken apart and rebuilt, a cost that doubles with a million rows.
 CREATE FUNCTION export_subject(subject bigint) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	app jsonb := '[]';
-	other jsonb := '{}';
+	app json[] := '{}';
+	other json[] := '{}';
 	counts jsonb := '{}';
-	part jsonb;
+	part json;
 	n bigint;
 	p record;
 	tbl regclass;
 	category_expr text;
 	fresh_expr text;
-	held_categories jsonb := '{}';
+	held jsonb;				-- rows per category, all tables
+	by_category jsonb;
 	result jsonb;
 BEGIN
 	IF subject IS NULL THEN
 		RAISE EXCEPTION 'subject must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	SELECT coalesce(jsonb_object_agg(c.category, c.n), '{}') INTO held
+	  FROM (SELECT i.category, count(*) AS n
+	          FROM @extschema@.interactions i LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = i.category
+	         WHERE i.subject_id = subject AND (x.cutoff IS NULL OR i.occurred_at >= x.cutoff)
+	         GROUP BY 1) c;
+	counts := jsonb_build_object('@extschema@.interactions',
+	                             (SELECT coalesce(sum(v::bigint), 0) FROM jsonb_each_text(held) e(k, v)));
+
 	-- protected application tables, as their rows are
 	FOR p IN SELECT t.relid, t.subject_column, t.category_column, t.category_constant, t.time_column, t.erasable
 	           FROM @extschema@.protected_tables t
@@ -539,27 +550,27 @@ BEGIN
 		fresh_expr := CASE WHEN p.time_column IS NULL THEN 'true'
 		                   ELSE format('(x.cutoff IS NULL OR r.%1$I IS NULL OR r.%1$I::timestamptz >= x.cutoff)',
 		                               p.time_column) END;
-		EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY to_jsonb(r)::text), ''[]''), count(*)'
+		EXECUTE format('SELECT json_agg(to_json(r) ORDER BY to_json(r)::text), count(*)'
 		               '  FROM %1$s r LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = %2$s'
 		               ' WHERE r.%3$I = $1 AND %4$s',
 		               p.relid, category_expr, p.subject_column, fresh_expr)
 		   INTO part, n USING subject;
 		counts := counts || jsonb_build_object(p.relid::text, n);
 		CONTINUE WHEN n = 0;
-		app := app || jsonb_build_array(jsonb_build_object(
+		app := app || json_build_object(
 			'table', p.relid::text,
 			'signal_category', coalesce(p.category_constant, 'the value of its column ' || p.category_column),
 			'erased_on_request', p.erasable,
-			'rows', part));
+			'rows', part);
 		-- rows per category, added to those of the tables before
 		EXECUTE format('SELECT coalesce(jsonb_object_agg(k, v), ''{}'') FROM (SELECT %1$s AS k, count(*) AS v'
 		               '  FROM %2$s r LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = %1$s'
 		               ' WHERE r.%3$I = $1 AND %4$s GROUP BY 1) s',
 		               category_expr, p.relid, p.subject_column, fresh_expr)
-		   INTO part USING subject;
-		held_categories := held_categories || coalesce((
-			SELECT jsonb_object_agg(e.k, coalesce((held_categories ->> e.k)::bigint, 0) + e.v::bigint)
-			  FROM jsonb_each_text(part) AS e(k, v)), '{}');
+		   INTO by_category USING subject;
+		held := held || coalesce((
+			SELECT jsonb_object_agg(e.k, coalesce((held ->> e.k)::bigint, 0) + e.v::bigint)
+			  FROM jsonb_each_text(by_category) AS e(k, v)), '{}');
 	END LOOP;
 
 	-- subject-keyed tables of the extension this function does not know by name
@@ -567,84 +578,77 @@ BEGIN
 	            WHERE t NOT IN ('@extschema@.consent_ledger'::regclass, '@extschema@.consents'::regclass,
 	                            '@extschema@.interactions'::regclass, '@extschema@.impressions'::regclass,
 	                            '@extschema@.feedback'::regclass) LOOP
-		EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(r) - ''subject_id'' ORDER BY to_jsonb(r)::text), ''[]''), count(*)'
+		EXECUTE format('SELECT json_agg((to_jsonb(r) - ''subject_id'')::json ORDER BY to_jsonb(r)::text), count(*)'
 		               '  FROM %s r WHERE r.subject_id = $1', tbl)
 		   INTO part, n USING subject;
 		IF n > 0 THEN
-			other := other || jsonb_build_object(tbl::text, part);
+			other := other || json_build_object('table', tbl::text, 'rows', part);
 		END IF;
 		counts := counts || jsonb_build_object(tbl::text, n);
 	END LOOP;
 
-	SELECT jsonb_build_object(
+	SELECT json_build_object(
 		'subject', subject,
 		'exported_at', statement_timestamp(),
 		'format', 'personalize subject export 1: every section lists what is held now; rows past their retention are not shown (they are deleted by the next purge)',
 		'consents', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'purpose', c.purpose, 'purpose_description', pu.description,
 				'consent', c.consent::text, 'tier', @extschema@.tier(c.consent),
-				'granted', to_jsonb(@extschema@.granted(c.consent)),
-				'denied', to_jsonb(@extschema@.denied(c.consent)),
+				'granted', @extschema@.granted(c.consent),
+				'denied', @extschema@.denied(c.consent),
 				'since', c.updated_at) ORDER BY c.purpose)
 			  FROM @extschema@.consents c JOIN @extschema@.purposes pu ON pu.name = c.purpose
 			 WHERE c.subject_id = subject), '[]'),
 		'consent_history', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'entry', l.entry_id, 'purpose', l.purpose, 'action', l.action, 'consent', l.consent::text,
 				'source', l.source, 'notice_version', l.notice_version,
 				'recorded_by', l.recorded_by, 'recorded_at', l.recorded_at) ORDER BY l.entry_id)
 			  FROM @extschema@.consent_ledger l WHERE l.subject_id = subject), '[]'),
 		'interactions', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'interaction', i.interaction_id, 'item_id', i.item_id, 'category', i.category,
 				'kind', i.kind, 'weight', i.weight, 'occurred_at', i.occurred_at)
 				ORDER BY i.occurred_at, i.interaction_id)
 			  FROM @extschema@.interactions i LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = i.category
 			 WHERE i.subject_id = subject AND (x.cutoff IS NULL OR i.occurred_at >= x.cutoff)), '[]'),
 		'impressions', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'shown_at', m.shown_at, 'purpose', m.purpose, 'model_id', m.model_id, 'item_id', m.item_id,
 				'rank', m.rank, 'score', m.score, 'explored', m.explored, 'sponsored', m.sponsored)
 				ORDER BY m.shown_at, m.impression_id)
 			  FROM @extschema@.impressions m WHERE m.subject_id = subject), '[]'),
 		'feedback', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'recorded_at', f.recorded_at, 'purpose', f.purpose, 'item_id', f.item_id,
 				'kind', f.kind, 'reward', f.reward) ORDER BY f.recorded_at, f.feedback_id)
 			  FROM @extschema@.feedback f WHERE f.subject_id = subject), '[]'),
-		'bandit_effects', jsonb_build_object(
+		'bandit_effects', json_build_object(
 			'explanation', 'Each feedback added its reward to the item''s exploration counters under the purpose; '
 			               'the counters are per item and shared by everyone, and hold nothing that names you.',
 			'items', coalesce((
-				SELECT jsonb_agg(jsonb_build_object('purpose', f.purpose, 'item_id', f.item_id,
-				                                    'feedback', f.n, 'rewards', f.rewards) ORDER BY f.purpose, f.item_id)
+				SELECT json_agg(json_build_object('purpose', f.purpose, 'item_id', f.item_id,
+				                                  'feedback', f.n, 'rewards', f.rewards) ORDER BY f.purpose, f.item_id)
 				  FROM (SELECT f.purpose, f.item_id, count(*) AS n, sum(f.reward) AS rewards
 				          FROM @extschema@.feedback f WHERE f.subject_id = subject GROUP BY 1, 2) f), '[]')),
-		'application_data', app,
-		'other_records', other,
+		'application_data', array_to_json(app),
+		'other_records', array_to_json(other),
 		'signal_categories', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'category', sc.name, 'tier', sc.tier, 'justification', sc.justification,
 				'retention', sc.retention::text, 'rows', h.n,
 				'read_under_your_consent_for', coalesce((
-					SELECT jsonb_agg(jsonb_build_object('purpose', c.purpose, 'description', pu.description) ORDER BY c.purpose)
+					SELECT json_agg(json_build_object('purpose', c.purpose, 'description', pu.description) ORDER BY c.purpose)
 					  FROM @extschema@.consents c JOIN @extschema@.purposes pu ON pu.name = c.purpose
 					 WHERE c.subject_id = subject AND pu.personal_data_allowed
 					   AND sc.tier <= array_position(enum_range(NULL::@extschema@.consent_tier), pu.max_tier) - 1
 					   AND @extschema@.consent_allows_tier(c.consent, sc.name, sc.tier)), '[]'),
 				'used_for_training', sc.justification IS NOT NULL) ORDER BY sc.name)
 			  FROM @extschema@.signal_categories sc
-			  JOIN (SELECT k AS category, sum(v) AS n FROM (
-			            SELECT i.category AS k, count(*) AS v
-			              FROM @extschema@.interactions i LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = i.category
-			             WHERE i.subject_id = subject AND (x.cutoff IS NULL OR i.occurred_at >= x.cutoff)
-			             GROUP BY 1
-			            UNION ALL
-			            SELECT e.key, e.value::bigint FROM jsonb_each_text(held_categories) e) u
-			        GROUP BY 1) h ON h.category = sc.name), '[]'),
+			  JOIN jsonb_each(held) AS h(category, n) ON h.category = sc.name), '[]'),
 		'models', coalesce((
-			SELECT jsonb_agg(jsonb_build_object(
+			SELECT json_agg(json_build_object(
 				'model_id', m.model_id, 'algorithm', m.algorithm, 'purpose', m.purpose, 'status', m.status,
 				'trained_at', m.created_at) ORDER BY m.model_id)
 			  FROM @extschema@.models m WHERE m.model_id IN (SELECT @extschema@.models_trained_with(subject))), '[]'),
@@ -652,16 +656,15 @@ BEGIN
 		                      'They keep no data about you (your preferences are computed from your history at each request); '
 		                      'after an erasure they are retrained or their parameters removed.',
 		'previous_requests', coalesce((
-			SELECT jsonb_agg(jsonb_build_object('kind', r.kind, 'at', r.requested_at) ORDER BY r.request_id)
-			  FROM @extschema@.rights_requests r WHERE r.subject_key = @extschema@.subject_key(subject)), '[]'))
+			SELECT json_agg(json_build_object('kind', r.kind, 'at', r.requested_at) ORDER BY r.request_id)
+			  FROM @extschema@.rights_requests r WHERE r.subject_key = @extschema@.subject_key(subject)), '[]'))::jsonb
 	  INTO result;
 
 	counts := counts || jsonb_build_object(
-		'personalize.consents', jsonb_array_length(result -> 'consents'),
-		'personalize.consent_ledger', jsonb_array_length(result -> 'consent_history'),
-		'personalize.interactions', jsonb_array_length(result -> 'interactions'),
-		'personalize.impressions', jsonb_array_length(result -> 'impressions'),
-		'personalize.feedback', jsonb_array_length(result -> 'feedback'));
+		'@extschema@.consents', (SELECT count(*) FROM @extschema@.consents c WHERE c.subject_id = subject),
+		'@extschema@.consent_ledger', (SELECT count(*) FROM @extschema@.consent_ledger l WHERE l.subject_id = subject),
+		'@extschema@.impressions', (SELECT count(*) FROM @extschema@.impressions m WHERE m.subject_id = subject),
+		'@extschema@.feedback', (SELECT count(*) FROM @extschema@.feedback f WHERE f.subject_id = subject));
 	INSERT INTO @extschema@.rights_requests (kind, subject_key, requested_by, rows)
 	VALUES ('export', @extschema@.subject_key(subject), @extschema@.acting_role(), jsonb_build_object('exported', counts));
 	RETURN result;
@@ -691,11 +694,15 @@ BEGIN
 		category_expr := CASE WHEN p.category_column IS NOT NULL THEN format('t.%I::text', p.category_column)
 		                      ELSE quote_literal(p.category_constant) END;
 		per_table := '{}';
+		-- counted and deleted in one statement (one snapshot): RETURNING every
+		-- deleted row would cost as much again as the deletion
 		FOR r IN EXECUTE format(
 			'WITH x AS (SELECT * FROM @extschema@.retention_cutoffs()),'
-			' d AS (DELETE FROM %1$s t USING x WHERE x.category = %2$s AND t.%3$I::timestamptz < x.cutoff'
-			'       RETURNING x.category, x.retention, x.cutoff)'
-			' SELECT category, retention, cutoff, count(*) AS n FROM d GROUP BY 1, 2, 3 ORDER BY 1',
+			' counted AS (SELECT x.category, x.retention, x.cutoff, count(*) AS n'
+			'               FROM %1$s t JOIN x ON x.category = %2$s WHERE t.%3$I::timestamptz < x.cutoff'
+			'              GROUP BY 1, 2, 3),'
+			' d AS (DELETE FROM %1$s t USING x WHERE x.category = %2$s AND t.%3$I::timestamptz < x.cutoff)'
+			' SELECT * FROM counted ORDER BY 1',
 			p.relid, category_expr, p.time_column)
 		LOOP
 			per_table := per_table || jsonb_build_object(r.category, r.n);
