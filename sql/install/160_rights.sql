@@ -606,24 +606,29 @@ BEGIN
 				'source', l.source, 'notice_version', l.notice_version,
 				'recorded_by', l.recorded_by, 'recorded_at', l.recorded_at) ORDER BY l.entry_id)
 			  FROM @extschema@.consent_ledger l WHERE l.subject_id = subject), '[]'),
+		-- the long lists are sorted in a subquery (narrow rows, the index's
+		-- order) and aggregated in that order, not sorted as json inside
+		-- the aggregate
 		'interactions', coalesce((
 			SELECT json_agg(json_build_object(
 				'interaction', i.interaction_id, 'item_id', i.item_id, 'category', i.category,
-				'kind', i.kind, 'weight', i.weight, 'occurred_at', i.occurred_at)
-				ORDER BY i.occurred_at, i.interaction_id)
-			  FROM @extschema@.interactions i LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = i.category
-			 WHERE i.subject_id = subject AND (x.cutoff IS NULL OR i.occurred_at >= x.cutoff)), '[]'),
+				'kind', i.kind, 'weight', i.weight, 'occurred_at', i.occurred_at))
+			  FROM (SELECT i.* FROM @extschema@.interactions i
+			          LEFT JOIN @extschema@.retention_cutoffs() x ON x.category = i.category
+			         WHERE i.subject_id = subject AND (x.cutoff IS NULL OR i.occurred_at >= x.cutoff)
+			         ORDER BY i.occurred_at, i.interaction_id) i), '[]'),
 		'impressions', coalesce((
 			SELECT json_agg(json_build_object(
 				'shown_at', m.shown_at, 'purpose', m.purpose, 'model_id', m.model_id, 'item_id', m.item_id,
-				'rank', m.rank, 'score', m.score, 'explored', m.explored, 'sponsored', m.sponsored)
-				ORDER BY m.shown_at, m.impression_id)
-			  FROM @extschema@.impressions m WHERE m.subject_id = subject), '[]'),
+				'rank', m.rank, 'score', m.score, 'explored', m.explored, 'sponsored', m.sponsored))
+			  FROM (SELECT * FROM @extschema@.impressions m WHERE m.subject_id = subject
+			         ORDER BY m.shown_at, m.impression_id) m), '[]'),
 		'feedback', coalesce((
 			SELECT json_agg(json_build_object(
 				'recorded_at', f.recorded_at, 'purpose', f.purpose, 'item_id', f.item_id,
-				'kind', f.kind, 'reward', f.reward) ORDER BY f.recorded_at, f.feedback_id)
-			  FROM @extschema@.feedback f WHERE f.subject_id = subject), '[]'),
+				'kind', f.kind, 'reward', f.reward))
+			  FROM (SELECT * FROM @extschema@.feedback f WHERE f.subject_id = subject
+			         ORDER BY f.recorded_at, f.feedback_id) f), '[]'),
 		'bandit_effects', json_build_object(
 			'explanation', 'Each feedback added its reward to the item''s exploration counters under the purpose; '
 			               'the counters are per item and shared by everyone, and hold nothing that names you.',
@@ -683,6 +688,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p record;
 	r record;
+	counts jsonb;
 	per_table jsonb;
 	result jsonb := '{}';
 	category_expr text;
@@ -695,15 +701,19 @@ BEGIN
 		                      ELSE quote_literal(p.category_constant) END;
 		per_table := '{}';
 		-- counted and deleted in one statement (one snapshot): RETURNING every
-		-- deleted row would cost as much again as the deletion
-		FOR r IN EXECUTE format(
+		-- deleted row would cost as much again as the deletion.  Run whole,
+		-- not as a cursor (a FOR over the query), whose plan would be made
+		-- for the first rows.
+		EXECUTE format(
 			'WITH x AS (SELECT * FROM @extschema@.retention_cutoffs()),'
 			' counted AS (SELECT x.category, x.retention, x.cutoff, count(*) AS n'
 			'               FROM %1$s t JOIN x ON x.category = %2$s WHERE t.%3$I::timestamptz < x.cutoff'
 			'              GROUP BY 1, 2, 3),'
 			' d AS (DELETE FROM %1$s t USING x WHERE x.category = %2$s AND t.%3$I::timestamptz < x.cutoff)'
-			' SELECT * FROM counted ORDER BY 1',
+			' SELECT coalesce(jsonb_agg(to_jsonb(counted) ORDER BY category), ''[]'') FROM counted',
 			p.relid, category_expr, p.time_column)
+		   INTO counts;
+		FOR r IN SELECT * FROM jsonb_to_recordset(counts) AS c(category text, retention interval, cutoff timestamptz, n bigint)
 		LOOP
 			per_table := per_table || jsonb_build_object(r.category, r.n);
 			INSERT INTO @extschema@.retention_purges (purged_by, table_name, category, retention, cutoff, rows_deleted)
