@@ -4,7 +4,7 @@ EXTENSION  = personalize
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" personalize.control)
 
 MODULE_big = personalize
-# src/ by room, in the order data flows: types, consent, model, serving, jobs.
+# src/ by room, in the order data flows: types, consent, model, serving, jobs, rights.
 OBJS = \
 	src/personalize.o \
 	src/types/embedding.o \
