@@ -35,7 +35,7 @@ PZ_FUNCTION(pz_hmac_sha256)
 		pg_hmac_update(ctx, (const uint8 *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)) < 0 ||
 		pg_hmac_final(ctx, (uint8 *) VARDATA(result), PG_SHA256_DIGEST_LENGTH) < 0)
 	{
-		const char *detail = pg_hmac_error(ctx);
+		char	   *detail = pstrdup(pg_hmac_error(ctx));
 
 		pg_hmac_free(ctx);
 		elog(ERROR, "personalize: HMAC-SHA256 failed: %s", detail);
