@@ -532,17 +532,20 @@ category_bit(const char *name, int len)
 /* ---- retention --------------------------------------------------------------- */
 
 /*
- * A retention so long that no row can be older (timestamps begin in 4713
- * BC) keeps everything, and the subtraction, which would overflow, is not
- * made.
+ * A retention of 4000 years or more keeps everything (timestamps begin in
+ * 4713 BC, and the subtraction could overflow).  Years are counted as
+ * SQL's extract(epoch FROM interval) counts seconds, which is what
+ * retention_cutoffs() compares, so both sides agree on the boundary.
  */
 static bool
 retention_unbounded(const Interval *r)
 {
-	double		years = r->month / 12.0 + r->day / 365.0 +
-		(double) r->time / ((double) USECS_PER_DAY * 365.0);
+	double		seconds = r->time / (double) USECS_PER_SEC +
+		(double) (int64) (DAYS_PER_YEAR * SECS_PER_DAY) * (r->month / MONTHS_PER_YEAR) +
+		(double) DAYS_PER_MONTH * SECS_PER_DAY * (r->month % MONTHS_PER_YEAR) +
+		(double) SECS_PER_DAY * r->day;
 
-	return years >= 4000.0;
+	return seconds >= 4000 * DAYS_PER_YEAR * SECS_PER_DAY;
 }
 
 /*
