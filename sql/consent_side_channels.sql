@@ -19,6 +19,9 @@ SELECT grant_purpose('regress_pz_sc_bypass', 'regress_sc');
 CREATE SCHEMA regress_pz_sc;
 GRANT USAGE, CREATE ON SCHEMA regress_pz_sc TO PUBLIC;
 
+-- The rows below are dated March 2024, past browsing_history's retention
+-- (180 days), which the policy applies: lifted for this test.
+UPDATE signal_categories SET retention = NULL WHERE name = 'browsing_history';
 -- subjects 8801 (consented), 8802 (never consented, the victim), items 8801..8810;
 -- each subject viewed items 8801..8805 (browsing_history)
 INSERT INTO items (item_id) SELECT i FROM generate_series(8801, 8810) i;
@@ -516,5 +519,6 @@ DELETE FROM consents WHERE subject_id IN (8801, 8802) OR subject_id BETWEEN 9900
 -- purposes named in the append-only ledger stay
 DELETE FROM purposes WHERE name = 'regress_sc.email';
 DELETE FROM items WHERE item_id BETWEEN 8801 AND 8810;
+UPDATE signal_categories SET retention = '180 days' WHERE name = 'browsing_history';
 DROP OWNED BY regress_pz_sc_app, regress_pz_sc_none, regress_pz_sc_readall, regress_pz_sc_writeall, regress_pz_sc_bypass;
 DROP ROLE regress_pz_sc_app, regress_pz_sc_none, regress_pz_sc_readall, regress_pz_sc_writeall, regress_pz_sc_bypass;

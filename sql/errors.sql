@@ -35,6 +35,10 @@ SELECT kind, q AS statement, pg_temp.try(q) AS result
 	(6, 'null', $$SELECT activate_model(NULL)$$),
 	(7, 'null', $$SELECT feedback(970001, 970001, NULL)$$),
 	(8, 'null', $$SELECT feedback(970001, 970001, 1, 'recommendation', NULL)$$),
+	(9.1, 'null', $$SELECT erase_subject(NULL)$$),
+	(9.2, 'null', $$SELECT export_subject(NULL)$$),
+	(9.3, 'null', $$SELECT reset_subject(NULL)$$),
+	(9.4, 'null', $$SELECT opt_out(970001, NULL)$$),
 	-- 42704: a purpose, category, model or item nobody registered
 	(10, 'unknown purpose', $$SELECT set_config('personalize.purpose', 'no_such_purpose', true)$$),
 	(11, 'unknown purpose', $$SELECT set_consent(970001, 'no_such_purpose', 'personalization')$$),
@@ -45,12 +49,14 @@ SELECT kind, q AS statement, pg_temp.try(q) AS result
 	(16, 'unknown purpose', $$SELECT rollback_model('no_such_purpose')$$),
 	(17, 'unknown purpose', $$SELECT revoke_purpose('pg_monitor', 'no_such_purpose')$$),
 	(18, 'unknown purpose', $$SELECT create_purpose('no_such_purpose.child', 'x', 'enhanced', inherit => true)$$),
+	(19, 'unknown purpose', $$SELECT opt_out(970001, 'location', 'no_such_purpose')$$),
 	(20, 'unknown category', $$SELECT set_consent(970001, 'recommendation', 'enhanced', '{no_such_category}')$$),
 	(21, 'unknown category', $$SELECT make_consent('enhanced', '{no_such_category}')$$),
 	(22, 'unknown category', $$SELECT make_consent('enhanced', deny => '{no_such_category}')$$),
 	(23, 'unknown category', $$SELECT 'functional'::consent + 'no_such_category'$$),
 	(24, 'unknown category', $$SELECT 'enhanced'::consent - 'no_such_category'$$),
 	(25, 'unknown category', $$SELECT track(970001, 970001, 'no_such_category')$$),
+	(25.1, 'unknown category', $$SELECT opt_out(970001, 'no_such_category')$$),
 	(26, 'unknown item category', $$SELECT * FROM recommend(970001, category => 'no_such_category')$$),
 	(30, 'unknown model', $$SELECT model_card(999999)$$),
 	(31, 'unknown model', $$SELECT activate_model(999999)$$),
@@ -66,6 +72,7 @@ SELECT kind, q AS statement, pg_temp.try(q) AS result
 	(45, 'bad name', $$SELECT track(970001, 970001, 'session', 'Bad Kind')$$),
 	(46, 'bad name', $$SELECT track_many('{970001}', '{970001}', '{session}', '{Bad Kind}')$$),
 	(47, 'bad name', $$SELECT feedback(970001, 970001, 1, 'recommendation', 'Bad Kind')$$),
+	(48, 'bad name', $$SELECT opt_out(970001, 'location', 'Not Valid')$$),
 	-- 42710: already exists
 	(50, 'exists', $$SELECT create_purpose('recommendation', 'again', 'enhanced', decides_terms => false)$$),
 	-- 22023: a value outside what the parameter allows

@@ -88,9 +88,9 @@ SELECT count(*) FROM recommend(4, k => 11, exploration => 0) WHERE item_id = 1;
 -- nothing the subject has seen comes back, whatever the history's length
 SELECT set_consent(6, 'recommendation', 'personalization') IS NOT NULL AS consented;
 INSERT INTO interactions (subject_id, item_id, category, kind, weight, occurred_at) VALUES
-	(6, 1, 'browsing_history', 'view', 1, '2025-01-01'), (6, 3, 'browsing_history', 'view', 1, '2025-01-02'),
-	(6, 5, 'browsing_history', 'view', 1, '2025-01-03'), (6, 6, 'browsing_history', 'view', 2, '2025-01-03'),
-	(6, 7, 'browsing_history', 'view', 2, '2025-01-03');
+	(6, 1, 'browsing_history', 'view', 1, date_trunc('day', now()) - interval '10 days'), (6, 3, 'browsing_history', 'view', 1, date_trunc('day', now()) - interval '9 days'),
+	(6, 5, 'browsing_history', 'view', 1, date_trunc('day', now()) - interval '8 days'), (6, 6, 'browsing_history', 'view', 2, date_trunc('day', now()) - interval '8 days'),
+	(6, 7, 'browsing_history', 'view', 2, date_trunc('day', now()) - interval '8 days');
 SET personalize.history_limit = 2;
 SELECT count(*) AS seen_recommended FROM recommend(6, k => 20, exploration => 0) WHERE item_id IN (1, 3, 5, 6, 7);
 -- fold-in and explanations use items 6 and 7: newest, and heavier than 5
@@ -101,7 +101,7 @@ SELECT array_agg(history_item ORDER BY history_item) AS folded_in FROM explain(6
 -- 600 distinct items, over the default limit of 500: none is recommended back
 SELECT set_consent(7, 'recommendation', 'personalization') IS NOT NULL AS consented;
 INSERT INTO interactions (subject_id, item_id, category, occurred_at)
-SELECT 7, i, 'browsing_history', timestamptz '2025-01-01' + i * interval '1 minute' FROM generate_series(100, 699) i;
+SELECT 7, i, 'browsing_history', date_trunc('day', now()) - interval '10 days' + i * interval '1 minute' FROM generate_series(100, 699) i;
 SELECT count(*) AS listed, count(*) FILTER (WHERE item_id BETWEEN 100 AND 699) AS seen_recommended
   FROM recommend(7, k => 1000, exploration => 0);
 SELECT count(*) AS seen_recommended FROM recommend(7, k => 1000, exploration => 0, diversity => 0.5)
@@ -111,9 +111,9 @@ SELECT count(*) AS seen_recommended FROM recommend(7, k => 1000, exploration => 
 -- subject denied is neither used nor excluded (item 2 stays recommendable)
 SELECT set_consent(8, 'recommendation', 'personalization', deny => '{purchase_history}') IS NOT NULL AS consented;
 INSERT INTO interactions (subject_id, item_id, category, occurred_at) VALUES
-	(8, 1, 'browsing_history', '2025-01-01'), (8, 3, 'browsing_history', '2025-01-02');
+	(8, 1, 'browsing_history', date_trunc('day', now()) - interval '10 days'), (8, 3, 'browsing_history', date_trunc('day', now()) - interval '9 days');
 INSERT INTO interactions (subject_id, item_id, category, kind, occurred_at) VALUES
-	(8, 2, 'purchase_history', 'purchase', '2025-01-03');
+	(8, 2, 'purchase_history', 'purchase', date_trunc('day', now()) - interval '8 days');
 SET personalize.history_limit = 1;
 SELECT array_agg(item_id ORDER BY item_id) FILTER (WHERE item_id IN (1, 2, 3)) AS listed_of_1_2_3
   FROM recommend(8, k => 20, exploration => 0);

@@ -4,19 +4,22 @@
 
 CREATE TABLE consent_ledger (
 	entry_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	subject_id     bigint NOT NULL,
+	subject_id     bigint,
 	purpose        text NOT NULL REFERENCES purposes (name),
 	action         text NOT NULL CHECK (action IN ('set', 'withdraw')),
 	consent        consent NOT NULL,
 	source         text,
 	notice_version text,
 	recorded_by    name NOT NULL,
-	recorded_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+	recorded_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+	subject_key    bytea,
+	-- erase_subject() replaces the id by its keyed hash, nothing else
+	CONSTRAINT subject_id_or_key CHECK ((subject_id IS NULL) <> (subject_key IS NULL))
 );
 CREATE INDEX ON consent_ledger (subject_id, recorded_at);
 COMMENT ON TABLE consent_ledger IS 'every consent change, append-only: who, what, when, from where, under which notice';
 COMMENT ON COLUMN consent_ledger.entry_id IS 'order of recording';
-COMMENT ON COLUMN consent_ledger.subject_id IS 'the person the consent is about';
+COMMENT ON COLUMN consent_ledger.subject_id IS 'the person the consent is about (NULL once erased: see subject_key)';
 COMMENT ON COLUMN consent_ledger.purpose IS 'the purpose consented to';
 COMMENT ON COLUMN consent_ledger.action IS 'set (set_consent()) or withdraw (withdraw_consent())';
 COMMENT ON COLUMN consent_ledger.consent IS 'the consent recorded (none for a withdrawal)';
@@ -24,6 +27,7 @@ COMMENT ON COLUMN consent_ledger.source IS 'where the person gave it (banner, se
 COMMENT ON COLUMN consent_ledger.notice_version IS 'the version of the notice the person was shown';
 COMMENT ON COLUMN consent_ledger.recorded_by IS 'the role that recorded it (SET ROLE counts)';
 COMMENT ON COLUMN consent_ledger.recorded_at IS 'when it was recorded (clock time, so entries of one transaction are ordered)';
+COMMENT ON COLUMN consent_ledger.subject_key IS 'after erase_subject(): the keyed hash of the subject id (personalize.subject_key()), kept as proof of consent; NULL before';
 
 CREATE TABLE consents (
 	subject_id bigint NOT NULL,
@@ -39,14 +43,27 @@ COMMENT ON COLUMN consents.purpose IS 'the purpose';
 COMMENT ON COLUMN consents.consent IS 'the consent in force';
 COMMENT ON COLUMN consents.updated_at IS 'when it was last recorded';
 
-CREATE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Append-only, with one exception: erase_subject() replaces an erased
+-- subject's id by its keyed hash, and the id wherever the free-text fields
+-- quote it by "[erased]".  An update doing exactly that, and nothing else,
+-- passes; anything else is refused, whoever tries.
+CREATE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.subject_id IS NOT NULL AND NEW.subject_id IS NULL
+	   AND NEW.subject_key = @extschema@.subject_key(OLD.subject_id)
+	   AND (NEW.entry_id, NEW.purpose, NEW.action, NEW.consent::text, NEW.recorded_by, NEW.recorded_at)
+	       IS NOT DISTINCT FROM (OLD.entry_id, OLD.purpose, OLD.action, OLD.consent::text, OLD.recorded_by, OLD.recorded_at)
+	   AND NEW.source IS NOT DISTINCT FROM @extschema@.redact_subject(OLD.source, OLD.subject_id)
+	   AND NEW.notice_version IS NOT DISTINCT FROM @extschema@.redact_subject(OLD.notice_version, OLD.subject_id) THEN
+		RETURN NEW;
+	END IF;
 	RAISE EXCEPTION 'the consent ledger is append-only'
 		USING ERRCODE = 'insufficient_privilege',
 		      HINT = 'Record a change with personalize.set_consent() or personalize.withdraw_consent().';
 END $$;
 REVOKE ALL ON FUNCTION refuse_ledger_change() FROM PUBLIC;
-COMMENT ON FUNCTION refuse_ledger_change() IS 'trigger: the consent ledger is append-only';
+COMMENT ON FUNCTION refuse_ledger_change() IS 'trigger: the consent ledger is append-only, except for the pseudonymization erase_subject() does';
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON consent_ledger
 	FOR EACH ROW EXECUTE FUNCTION refuse_ledger_change();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON consent_ledger

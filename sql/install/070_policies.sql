@@ -7,6 +7,14 @@ CREATE FUNCTION row_visible(subject bigint, category text) RETURNS boolean
 COMMENT ON FUNCTION row_visible(bigint, text) IS
 	'true when the declared purpose is granted to the current role and the subject''s consent allows the category';
 
+-- With the row's time: also false once the row is older than its category's
+-- retention (the cutoff, statement start minus retention, is computed once
+-- per statement; a NULL time never expires).  Not STRICT, for that NULL.
+CREATE FUNCTION row_visible(subject bigint, category text, at timestamptz) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'pz_row_visible_at_sql' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION row_visible(bigint, text, timestamptz) IS
+	'row_visible(subject, category), and the row''s time is within the category''s retention (a NULL time never expires)';
+
 -- Statement triggers (fired in every session, also with
 -- session_replication_role = replica, and for TRUNCATE) plus row triggers
 -- enabled for replica sessions only: the logical replication apply worker
@@ -71,7 +79,9 @@ CREATE TABLE protected_tables (
 	protected_by      name NOT NULL DEFAULT current_user,
 	protected_at      timestamptz NOT NULL DEFAULT now(),
 	inherited_from    regclass,
-	CHECK ((category_column IS NULL) <> (category_constant IS NULL))
+	CHECK ((category_column IS NULL) <> (category_constant IS NULL)),
+	time_column       name,
+	erasable          boolean NOT NULL DEFAULT true
 );
 COMMENT ON TABLE protected_tables IS 'tables whose rows are filtered by consent, partitions and inheritance children included (rights requests erase from these too)';
 COMMENT ON COLUMN protected_tables.relid IS 'the protected table';
@@ -84,6 +94,8 @@ COMMENT ON COLUMN protected_tables.builtin IS 'a table of the extension itself';
 COMMENT ON COLUMN protected_tables.protected_by IS 'the role that called protect()';
 COMMENT ON COLUMN protected_tables.protected_at IS 'when';
 COMMENT ON COLUMN protected_tables.inherited_from IS 'the protected ancestor this partition or inheritance child was protected through (NULL: protected itself)';
+COMMENT ON COLUMN protected_tables.time_column IS 'its column holding when each row was recorded: rows older than their category''s retention are hidden and purged (NULL: rows never expire)';
+COMMENT ON COLUMN protected_tables.erasable IS 'erase_subject() deletes the subject''s rows (false: kept, e.g. under a legal obligation, and reported)';
 GRANT SELECT ON protected_tables TO PUBLIC;
 SELECT seal_registry_table('protected_tables', true);
 SELECT watch_registry_table('protected_tables');
@@ -164,13 +176,16 @@ CREATE FUNCTION protection_base() RETURNS boolean LANGUAGE sql IMMUTABLE PARALLE
 COMMENT ON FUNCTION protection_base() IS
 	'the qual of the personalize_base policy (true): it ties the policy to the extension, so dropping the extension leaves protected tables closed';
 
-CREATE FUNCTION protect_one(tbl regclass, subject name, category text, parent regclass)
+CREATE FUNCTION protect_one(tbl regclass, subject name, category text, parent regclass,
+                            time_column name, erasable boolean)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	subject_type regtype := @extschema@.column_type(tbl, subject);
 	category_type regtype := @extschema@.column_type(tbl, category::name);
+	time_type regtype := @extschema@.column_type(tbl, time_column);
 	kind "char" := (SELECT relkind FROM pg_class WHERE oid = tbl);
 	category_expr text;
+	visible_expr text;
 	had_rls boolean;
 	had_force boolean;
 BEGIN
@@ -203,28 +218,41 @@ BEGIN
 		PERFORM @extschema@.check_categories(ARRAY[category]);
 		category_expr := quote_literal(category) || '::text';
 	END IF;
+	visible_expr := format('@extschema@.row_visible(%I::bigint, %s)', subject, category_expr);
+	IF time_column IS NOT NULL THEN
+		IF time_type IS NULL THEN
+			RAISE EXCEPTION 'table % has no column "%"', tbl, time_column
+				USING ERRCODE = 'undefined_column', HINT = 'time_column => names the column holding when each row was recorded.';
+		END IF;
+		IF time_type NOT IN ('timestamp with time zone'::regtype, 'timestamp without time zone'::regtype, 'date'::regtype) THEN
+			RAISE EXCEPTION 'time column "%" of % must be a timestamp or a date, not %', time_column, tbl, time_type
+				USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		visible_expr := format('@extschema@.row_visible(%I::bigint, %s, %I::timestamptz)', subject, category_expr, time_column);
+	END IF;
 
 	SELECT relrowsecurity, relforcerowsecurity INTO had_rls, had_force FROM pg_class WHERE oid = tbl;
 	INSERT INTO @extschema@.protected_tables
 		(relid, subject_column, category_column, category_constant, enabled_rls, forced_rls, builtin,
-		 protected_by, inherited_from)
+		 protected_by, inherited_from, time_column, erasable)
 	VALUES (tbl, subject,
 	        CASE WHEN category_type IS NOT NULL THEN category END,
 	        CASE WHEN category_type IS NULL THEN category END,
-	        NOT had_rls, had_force, false, @extschema@.acting_role(), parent);
+	        NOT had_rls, had_force, false, @extschema@.acting_role(), parent, time_column,
+	        coalesce(erasable, true));
 	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
 	-- Restrictive, so any policy the application already has cannot widen it.
 	EXECUTE format('CREATE POLICY personalize_consent ON %s AS RESTRICTIVE FOR ALL '
-	               'USING (@extschema@.row_visible(%I::bigint, %s)) '
+	               'USING (%s) '
 	               'WITH CHECK (@extschema@.row_writable(%L::regclass, %I::bigint, %s))',
-	               tbl, subject, category_expr, tbl::oid::text, subject, category_expr);
+	               tbl, visible_expr, tbl::oid::text, subject, category_expr);
 	IF NOT had_rls THEN
 		EXECUTE format('CREATE POLICY personalize_base ON %s FOR ALL USING (@extschema@.protection_base()) '
 		               'WITH CHECK (@extschema@.protection_base())', tbl);
 	END IF;
 END $$;
-REVOKE ALL ON FUNCTION protect_one(regclass, name, text, regclass) FROM PUBLIC;
-COMMENT ON FUNCTION protect_one(regclass, name, text, regclass) IS 'protect() for one table (no checks of ownership or ancestry)';
+REVOKE ALL ON FUNCTION protect_one(regclass, name, text, regclass, name, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION protect_one(regclass, name, text, regclass, name, boolean) IS 'protect() for one table (no checks of ownership or ancestry)';
 
 -- Partitions and children created or attached later are protected like
 -- their ancestor, as part of the command that creates or attaches them.
@@ -234,22 +262,29 @@ DECLARE
 	r record;
 BEGIN
 	FOR r IN
-		SELECT d.child, p.relid AS root, p.subject_column, coalesce(p.category_column::text, p.category_constant) AS category
+		SELECT d.child, p.relid AS root, p.subject_column, coalesce(p.category_column::text, p.category_constant) AS category,
+		       p.time_column, p.erasable
 		  FROM @extschema@.protected_tables p
 		  CROSS JOIN LATERAL @extschema@.descendants(p.relid) AS d(child)
 		 WHERE p.inherited_from IS NULL
 		   AND NOT EXISTS (SELECT 1 FROM @extschema@.protected_tables q WHERE q.relid = d.child)
 		 ORDER BY d.child::oid
 	LOOP
-		PERFORM @extschema@.protect_one(r.child, r.subject_column, r.category, r.root);
+		PERFORM @extschema@.protect_one(r.child, r.subject_column, r.category, r.root, r.time_column, r.erasable);
 	END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION protect_descendants() FROM PUBLIC;
 COMMENT ON FUNCTION protect_descendants() IS 'protect the partitions and inheritance children of protected tables that are not yet';
 
--- protect(table, subject => column, category => column or category name):
+-- protect(table, subject => column, category => column or category name
+--         [, time_column => column] [, erasable => false]):
 -- the table and all its partitions or inheritance children, now and later.
-CREATE FUNCTION protect(tbl regclass, subject name, category text)
+-- With a time column, rows older than their category's retention are
+-- hidden from every purpose and deleted by purge_expired(); erasable =>
+-- false keeps the subject's rows through erase_subject() (which reports
+-- them), for records the law requires to be kept.
+CREATE FUNCTION protect(tbl regclass, subject name, category text, time_column name DEFAULT NULL,
+                        erasable boolean DEFAULT true)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	unprotected_parent regclass;
@@ -257,6 +292,9 @@ DECLARE
 BEGIN
 	IF tbl IS NULL OR subject IS NULL OR category IS NULL THEN
 		RAISE EXCEPTION 'table, subject and category must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF erasable IS NULL THEN
+		RAISE EXCEPTION 'erasable must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF NOT pg_has_role(@extschema@.acting_role(), (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'only the owner of % may protect it', tbl USING ERRCODE = 'insufficient_privilege';
@@ -272,15 +310,15 @@ BEGIN
 			USING ERRCODE = 'wrong_object_type',
 			      HINT = 'Protect the parent instead: its partitions and children are protected with it.';
 	END IF;
-	PERFORM @extschema@.protect_one(tbl, subject, category, NULL);
+	PERFORM @extschema@.protect_one(tbl, subject, category, NULL, time_column, erasable);
 	PERFORM @extschema@.protect_descendants();
 	FOREACH channel IN ARRAY @extschema@.open_channels(tbl) LOOP
 		RAISE WARNING 'personal data of % can still be probed through %', tbl, channel
 			USING HINT = 'See the "open_channels" column of personalize.protection_status.';
 	END LOOP;
 END $$;
-COMMENT ON FUNCTION protect(regclass, name, text) IS
-	'filter an application table, its partitions and children by consent: subject => its subject column, category => a text column or a category name';
+COMMENT ON FUNCTION protect(regclass, name, text, name, boolean) IS
+	'filter an application table, its partitions and children by consent: subject => its subject column, category => a text column or a category name, time_column => when rows were recorded (retention applies), erasable => whether erase_subject() deletes its rows';
 
 CREATE FUNCTION protect_new_descendants() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -343,7 +381,7 @@ BEGIN
 	END LOOP;
 END $$;
 COMMENT ON FUNCTION unprotect(regclass) IS 'remove the consent filter protect() added, from the table and the partitions and children protected with it';
-REVOKE ALL ON FUNCTION protect(regclass, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION protect(regclass, name, text, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION unprotect(regclass) FROM PUBLIC;
 
 -- The extension's own behavioural data: readable only through the policy,
@@ -352,9 +390,9 @@ REVOKE ALL ON FUNCTION unprotect(regclass) FROM PUBLIC;
 ALTER TABLE interactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE interactions FORCE ROW LEVEL SECURITY;
 CREATE POLICY personalize_consent ON interactions FOR SELECT
-	USING (@extschema@.row_visible(subject_id, category));
+	USING (@extschema@.row_visible(subject_id, category, occurred_at));
 CREATE POLICY personalize_insert ON interactions FOR INSERT WITH CHECK (true);
-INSERT INTO protected_tables (relid, subject_column, category_column, enabled_rls, forced_rls, builtin)
-VALUES ('interactions', 'subject_id', 'category', false, false, true);
+INSERT INTO protected_tables (relid, subject_column, category_column, enabled_rls, forced_rls, builtin, time_column)
+VALUES ('interactions', 'subject_id', 'category', false, false, true, 'occurred_at');
 
 SELECT pg_catalog.pg_extension_config_dump('protected_tables', 'WHERE NOT builtin');

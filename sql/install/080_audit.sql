@@ -19,7 +19,7 @@ COMMENT ON COLUMN consent_coverage.subjects_with_consent IS 'subjects with a con
 
 CREATE VIEW consent_history AS
 SELECT entry_id, subject_id, purpose, action, consent, @extschema@.tier(consent) AS tier,
-       source, notice_version, recorded_by, recorded_at
+       source, notice_version, recorded_by, recorded_at, subject_key
   FROM @extschema@.consent_ledger;
 COMMENT ON VIEW consent_history IS 'the consent ledger, in order';
 COMMENT ON COLUMN consent_history.entry_id IS 'order of recording';
@@ -32,6 +32,7 @@ COMMENT ON COLUMN consent_history.source IS 'where the person gave it, as the ca
 COMMENT ON COLUMN consent_history.notice_version IS 'the version of the notice the person was shown';
 COMMENT ON COLUMN consent_history.recorded_by IS 'the role that recorded it';
 COMMENT ON COLUMN consent_history.recorded_at IS 'when';
+COMMENT ON COLUMN consent_history.subject_key IS 'the keyed hash that replaced the subject id at erasure (NULL before)';
 
 CREATE VIEW purpose_access AS
 SELECT g.role, g.purpose, p.max_tier, p.personal_data_allowed, g.granted_by, g.granted_at,
@@ -55,7 +56,7 @@ SELECT t.relid AS table_name, t.subject_column, coalesce(t.category_column::text
               WHERE NOT EXISTS (SELECT 1 FROM @extschema@.protected_tables p WHERE p.relid = d)
               ORDER BY d::text) AS unprotected_descendants,
        @extschema@.open_channels(t.relid) AS open_channels,
-       t.protected_by, t.protected_at
+       t.protected_by, t.protected_at, t.time_column, t.erasable
   FROM @extschema@.protected_tables t JOIN pg_class c ON c.oid = t.relid;
 COMMENT ON VIEW protection_status IS 'tables filtered by consent, whether their protection is intact, and what their keys can still tell about hidden rows';
 COMMENT ON COLUMN protection_status.table_name IS 'the protected table';
@@ -69,5 +70,7 @@ COMMENT ON COLUMN protection_status.unprotected_descendants IS 'partitions or ch
 COMMENT ON COLUMN protection_status.open_channels IS 'unique keys, foreign keys, REFERENCES grants and extended statistics that can still tell about hidden rows';
 COMMENT ON COLUMN protection_status.protected_by IS 'the role that called protect()';
 COMMENT ON COLUMN protection_status.protected_at IS 'when';
+COMMENT ON COLUMN protection_status.time_column IS 'its column holding when each row was recorded (retention applies), or NULL';
+COMMENT ON COLUMN protection_status.erasable IS 'erase_subject() deletes the subject''s rows from it';
 
 REVOKE ALL ON consent_coverage, consent_history, purpose_access, protection_status FROM PUBLIC;

@@ -7,7 +7,10 @@
 -- train with the job's algorithm and parameters (by default those of the
 -- active model) and let train_model() evaluate, gate and activate.  A
 -- purpose without an active model and without an algorithm in the job's
--- params is left alone: the first model is a decision for a person.
+-- params is left alone: the first model is a decision for a person.  An
+-- active model that may have learned from a subject erased since is
+-- retrained at once (reason "erasure"), and the new version is activated
+-- whatever its metrics: the erased subject must leave the served model.
 CREATE FUNCTION retrain_job(job jobs) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -35,7 +38,9 @@ BEGIN
 	 WHERE m.purpose = target AND m.status <> 'training';
 	SELECT coalesce(max(interaction_id), 0) INTO up_to FROM @extschema@.interactions;
 	fresh := @extschema@.visible_interactions_since(target, coalesce(since, up_to), enough);
-	IF newest IS NULL OR now() - newest >= stale_after THEN
+	IF EXISTS (SELECT 1 FROM @extschema@.model_erasures e WHERE e.model_id = active.model_id) THEN
+		reason := 'erasure';
+	ELSIF newest IS NULL OR now() - newest >= stale_after THEN
 		reason := 'interval';
 	ELSIF fresh >= enough THEN
 		reason := 'new interactions';
@@ -44,12 +49,14 @@ BEGIN
 		                          'last_model_at', newest, 'new_interactions', fresh,
 		                          'interactions_up_to', coalesce(since, up_to));
 	END IF;
-	-- a model stored before weighting existed was trained on raw values
+	-- a model stored before weighting existed was trained on raw values; a
+	-- retraining after an erasure replaces the model whatever it scores
 	params := jsonb_build_object('activate', 'auto')
 	          || coalesce(job.params -> 'params',
 	                      CASE WHEN active.algorithm = 'als' AND NOT active.params ? 'weighting'
 	                           THEN '{"weighting": "none"}'::jsonb ELSE '{}'::jsonb END
-	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false));
+	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
+	          || CASE WHEN reason = 'erasure' THEN '{"activate": "always"}'::jsonb ELSE '{}'::jsonb END;
 	model := @extschema@.train_model(algorithm, target, params, job.owner);
 	RETURN (SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
 	                                  'ndcg_at_k', m.metrics -> 'ndcg_at_k', 'status_reason', m.status_reason,
@@ -74,7 +81,7 @@ BEGIN
 	SELECT count(*) INTO n FROM (
 		SELECT 1 FROM @extschema@.interactions i
 		 WHERE i.interaction_id > since
-		   AND @extschema@.row_visible(i.subject_id, i.category)
+		   AND @extschema@.row_visible(i.subject_id, i.category, i.occurred_at)
 		 LIMIT up_to_count) s;
 	RETURN n;
 END $$;
@@ -82,37 +89,43 @@ REVOKE ALL ON FUNCTION visible_interactions_since(text, bigint, bigint) FROM PUB
 COMMENT ON FUNCTION visible_interactions_since(text, bigint, bigint) IS
 	'how many interactions after an id are visible under a purpose (counting stops at a limit)';
 
--- Retention: interactions older than their category's retention are
--- deleted, and impressions and feedback older than the job's
--- "impressions" and "feedback" intervals (default 180 days).
+-- Retention: purge_expired() deletes interactions (and rows of protected
+-- tables with a time column) older than their category's retention; then
+-- impressions and feedback older than the job's "impressions" and
+-- "feedback" intervals (default 180 days) go.  Every deletion is logged in
+-- retention_purges.
 CREATE FUNCTION retention_job(job jobs) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	c record;
+	purged jsonb := @extschema@.purge_expired();
 	n bigint;
-	deleted jsonb := '{}';
+	cutoff timestamptz;
 	result jsonb;
 BEGIN
-	FOR c IN SELECT name, retention FROM @extschema@.signal_categories WHERE retention IS NOT NULL ORDER BY name LOOP
-		DELETE FROM @extschema@.interactions i WHERE i.category = c.name AND i.occurred_at < now() - c.retention;
-		GET DIAGNOSTICS n = ROW_COUNT;
-		IF n > 0 THEN
-			deleted := deleted || jsonb_build_object(c.name, n);
-		END IF;
-	END LOOP;
-	result := jsonb_build_object('interactions', deleted);
-	DELETE FROM @extschema@.impressions
-	 WHERE shown_at < now() - coalesce((job.params ->> 'impressions')::interval, interval '180 days');
+	result := jsonb_build_object('interactions', purged -> '@extschema@.interactions');
+	IF purged - '@extschema@.interactions' <> '{}' THEN
+		result := result || jsonb_build_object('tables', purged - '@extschema@.interactions');
+	END IF;
+	cutoff := now() - coalesce((job.params ->> 'impressions')::interval, interval '180 days');
+	DELETE FROM @extschema@.impressions WHERE shown_at < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	result := result || jsonb_build_object('impressions', n);
-	DELETE FROM @extschema@.feedback
-	 WHERE recorded_at < now() - coalesce((job.params ->> 'feedback')::interval, interval '180 days');
+	IF n > 0 THEN
+		INSERT INTO @extschema@.retention_purges (purged_by, table_name, retention, cutoff, rows_deleted)
+		VALUES (job.owner, '@extschema@.impressions', now() - cutoff, cutoff, n);
+	END IF;
+	cutoff := now() - coalesce((job.params ->> 'feedback')::interval, interval '180 days');
+	DELETE FROM @extschema@.feedback WHERE recorded_at < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		INSERT INTO @extschema@.retention_purges (purged_by, table_name, retention, cutoff, rows_deleted)
+		VALUES (job.owner, '@extschema@.feedback', now() - cutoff, cutoff, n);
+	END IF;
 	RETURN result || jsonb_build_object('feedback', n);
 END $$;
 REVOKE ALL ON FUNCTION retention_job(jobs) FROM PUBLIC;
 COMMENT ON FUNCTION retention_job(jobs) IS
-	'job handler: delete interactions older than their category''s retention, and old impressions and feedback';
+	'job handler: purge_expired() (interactions and protected tables past their category''s retention), then old impressions and feedback';
 
 -- Drift: every complete period not measured yet (see 120_drift.sql).
 CREATE FUNCTION drift_handler(job jobs) RETURNS jsonb

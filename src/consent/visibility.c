@@ -14,6 +14,13 @@
  * changes, or none built yet inside parallel mode) the backend loads the
  * subjects of its purpose itself, as before the store existed.
  *
+ * With a row's time (the three-argument form), a row older than its
+ * category's retention is not visible either: each category's cutoff,
+ * the statement's start minus the retention, is computed once per
+ * statement, so a retention holds at every statement and a changed one
+ * applies from the next (src/rights/ purges such rows; until then no
+ * purpose sees them).
+ *
  * Registry changes (purposes, grants, categories, protected tables) send a
  * relcache invalidation of personalize.purposes at commit; every backend
  * drops its caches when it arrives.  Pending invalidations are accepted at
@@ -34,6 +41,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "personalize.h"
+#include "port/pg_bitutils.h"
 #include "privileged.h"
 #include "purpose.h"
 #include "storage/sinval.h"
@@ -42,6 +50,7 @@
 #include "utils/syscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/datetime.h"
 #include "utils/rel.h"
 
 typedef struct SubjectEntry
@@ -77,6 +86,8 @@ typedef struct CategoryInfo
 	uint64		head;
 	uint64		tail;
 	uint64		bit;			/* 1 << its index */
+	bool		has_retention;
+	Interval	retention;		/* rows older than this are not visible */
 } CategoryInfo;
 
 #define CATEGORY_SLOTS_LOG2	12
@@ -152,6 +163,12 @@ typedef struct VisibilityCache
 	HotCategory hot[HOT_SLOTS] pg_attribute_aligned(64);
 	uint8		category_slot[CATEGORY_SLOTS];	/* into categories */
 	MemoryContext cxt;
+
+	/* retention: the oldest visible time per category, for one statement */
+	bool		cutoffs_valid;
+	TimestampTz cutoffs_statement;
+	TimestampTz cutoff[CONSENT_MAX_CATEGORIES + 1];	/* by category index */
+	TimestampTz hot_cutoff[HOT_SLOTS];	/* by hot slot */
 
 	/* the per-row fast path applies: rows checked, source ready, no overlay */
 	bool		fast;
@@ -452,7 +469,7 @@ load_categories(void)
 {
 	cache.ncategories = 0;
 	/* in any order: bits are this backend's own (a sort costs a new session more) */
-	if (SPI_execute("SELECT name, tier FROM personalize.signal_categories",
+	if (SPI_execute("SELECT name, tier, retention FROM personalize.signal_categories",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: signal category lookup failed");
 	for (uint64 i = 0; i < SPI_processed && i < CONSENT_MAX_CATEGORIES; i++)
@@ -464,11 +481,19 @@ load_categories(void)
 		strlcpy(c->name, SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), sizeof(c->name));
 		c->len = strlen(c->name);
 		c->tier = DatumGetInt16(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		{
+			Datum		retention = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+
+			c->has_retention = !isnull;
+			if (!isnull)
+				c->retention = *DatumGetIntervalP(retention);
+		}
 		c->bit = UINT64CONST(1) << cache.ncategories++;
 		category_key_plain(c->name, c->len, &c->head, &c->tail);
 	}
 	place_categories();
 	place_hot_categories();
+	cache.cutoffs_valid = false;
 }
 
 static pg_noinline uint64
@@ -502,6 +527,62 @@ category_bit(const char *name, int len)
 	if (unlikely(!cache.category_perfect) && bit == 0)
 		return category_bit_scan(name, len, head, tail);
 	return bit;
+}
+
+/* ---- retention --------------------------------------------------------------- */
+
+/*
+ * A retention of 4000 years or more keeps everything (timestamps begin in
+ * 4713 BC, and the subtraction could overflow).  Years are counted as
+ * SQL's extract(epoch FROM interval) counts seconds, which is what
+ * retention_cutoffs() compares, so both sides agree on the boundary.
+ */
+static bool
+retention_unbounded(const Interval *r)
+{
+	double		seconds = r->time / (double) USECS_PER_SEC +
+		(double) (int64) (DAYS_PER_YEAR * SECS_PER_DAY) * (r->month / MONTHS_PER_YEAR) +
+		(double) DAYS_PER_MONTH * SECS_PER_DAY * (r->month % MONTHS_PER_YEAR) +
+		(double) SECS_PER_DAY * r->day;
+
+	return seconds >= 4000 * DAYS_PER_YEAR * SECS_PER_DAY;
+}
+
+/*
+ * The oldest time still visible in each category for a statement: its
+ * start minus the retention, computed as SQL's timestamptz - interval
+ * (months and days in the session's time zone), so that a row the policy
+ * hides is one purge_expired() deletes, and the reverse.
+ */
+static void
+compute_cutoffs(TimestampTz stmt)
+{
+	for (int i = 0; i <= CONSENT_MAX_CATEGORIES; i++)
+		cache.cutoff[i] = DT_NOBEGIN;
+	for (int i = 0; i < cache.ncategories; i++)
+	{
+		CategoryInfo *c = &cache.categories[i];
+
+		if (c->has_retention && !retention_unbounded(&c->retention))
+			cache.cutoff[i] = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																	  TimestampTzGetDatum(stmt),
+																	  IntervalPGetDatum(&c->retention)));
+	}
+	for (int i = 0; i < HOT_SLOTS; i++)
+		cache.hot_cutoff[i] = cache.hot[i].len >= 0 ? cache.cutoff[cache.hot[i].index] : DT_NOBEGIN;
+	cache.cutoffs_statement = stmt;
+	cache.cutoffs_valid = true;
+}
+
+/* The oldest visible time of a category (any name; none: no limit). */
+static TimestampTz
+category_cutoff(const char *name, int len)
+{
+	uint64		bit = category_bit(name, len);
+
+	if (bit == 0)
+		return DT_NOBEGIN;
+	return cache.cutoff[pg_rightmost_one_pos64(bit)];
 }
 
 static uint64
@@ -943,6 +1024,9 @@ refresh_cache(const char *purpose, Oid userid, TimestampTz stmt)
 	cache.fast = cache.loaded && cache.purpose_version == pz_purpose_version &&
 		cache.subjects_valid && cache.verdict == VERDICT_CHECK_ROWS &&
 		(cache.source == SOURCE_LOCAL || (cache.source == SOURCE_STORE && !pz_overlay_active));
+	if (!cache.cutoffs_valid || cache.cutoffs_statement != stmt)
+		compute_cutoffs(stmt);
+	cache.fast = cache.fast && cache.cutoffs_valid;
 	cache.row_mode = cache.source == SOURCE_LOCAL ? ROW_LOCAL : ROW_STORE;
 	if (cache.source == SOURCE_STORE && cache.nmaps == 1 && cache.maps[0].classes8 != NULL &&
 		cache.hot_perfect)
@@ -1111,6 +1195,83 @@ PZ_FUNCTION(pz_row_visible_sql)
 									  VARSIZE(category) - VARHDRSZ);
 	}
 	return row_visible_sql_slow(fcinfo);
+}
+
+/*
+ * personalize.row_visible(subject, category, at): the same, and the row is
+ * within its category's retention.  NULL subject or category: not visible;
+ * NULL time: no retention applies (a row whose time is unknown cannot be
+ * said to be old).  The common case adds one load and one compare to the
+ * two-argument form; everything else goes through the slow path, which
+ * also brings the cutoffs up to date for the statement.
+ */
+static pg_noinline Datum
+row_visible_at_any(int64 subject, const char *category, int len, TimestampTz at)
+{
+	return BoolGetDatum(row_visible_fast(subject, category, len) &&
+						at >= category_cutoff(category, len));
+}
+
+static pg_noinline Datum
+row_visible_at_common(int64 subject, const char *category, int len, TimestampTz at)
+{
+	PzClass		cls;
+	uint64		head,
+				tail;
+	int			slot;
+	const HotCategory *c;
+	uint64		same;
+
+	if (unlikely(cache.row_mode != ROW_NARROW || len > 16))
+		return row_visible_at_any(subject, category, len, at);
+	cls = narrow_class(subject);
+	if (unlikely(cls >= cache.hot_classes))
+		return row_visible_at_any(subject, category, len, at);
+	category_key(category, len, &head, &tail);
+	slot = hot_slot_of(head, tail, len, cache.hot_seed);
+	c = &cache.hot[slot];
+	same = (c->head ^ head) | (c->tail ^ tail) | (uint64) (uint32) (c->len ^ len);
+	return BoolGetDatum((((c->classes >> cls) & (same == 0)) &
+						 (at >= cache.hot_cutoff[slot])) != 0);
+}
+
+static pg_noinline Datum
+row_visible_at_sql_slow(FunctionCallInfo fcinfo)
+{
+	struct varlena *category;
+	const char *name;
+	int			len;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	category = pg_detoast_datum_packed((struct varlena *) PG_GETARG_POINTER(1));
+	name = VARDATA_ANY(category);
+	len = VARSIZE_ANY_EXHDR(category);
+	if (!row_visible_slow(PG_GETARG_INT64(0), name, len))
+		PG_RETURN_BOOL(false);
+	/* visible rows imply a refreshed cache, cutoffs included */
+	PG_RETURN_BOOL(PG_ARGISNULL(2) || PG_GETARG_TIMESTAMPTZ(2) >= category_cutoff(name, len));
+}
+
+PZ_FUNCTION(pz_row_visible_at_sql)
+{
+	Oid			userid = GetUserId();
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	if (likely(checked(userid, stmt) && !PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2)))
+	{
+		const char *category = DatumGetPointer(PG_GETARG_DATUM(1));
+
+		if (likely(VARATT_IS_SHORT(category)))
+			return row_visible_at_common(PG_GETARG_INT64(0), VARDATA_SHORT(category),
+										 VARSIZE_SHORT(category) - VARHDRSZ_SHORT,
+										 PG_GETARG_TIMESTAMPTZ(2));
+		if (VARATT_IS_4B_U(category))
+			return row_visible_at_common(PG_GETARG_INT64(0), VARDATA(category),
+										 VARSIZE(category) - VARHDRSZ,
+										 PG_GETARG_TIMESTAMPTZ(2));
+	}
+	return row_visible_at_sql_slow(fcinfo);
 }
 
 /*

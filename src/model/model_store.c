@@ -11,6 +11,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
 #include "embedding.h"
 #include "executor/spi.h"
 #include "personalize.h"
@@ -20,6 +21,7 @@
 #include "utils/guc.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/syscache.h"
 
 static void
@@ -38,6 +40,13 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
 	spi_exec_nulls(sql, nargs, argtypes, args, NULL, expected);
 }
 
+/*
+ * The model's row, holding until training ends what the registry said as
+ * training began: the purpose's description and each category's tier,
+ * justification and retention.  The card is made from these, so editing
+ * the registry later changes no card.  Retentions are written in one
+ * interval style, whatever the session's.
+ */
 int64
 pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,
 			   const char *trained_by)
@@ -45,14 +54,25 @@ pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, JSONBOID, NAMEOID};
 	Datum		args[4];
 	bool		isnull;
+	int			nest = NewGUCNestLevel();
+	int64		model_id;
 
 	args[0] = CStringGetTextDatum(algorithm);
 	args[1] = CStringGetTextDatum(purpose);
 	args[2] = JsonbPGetDatum(params);
 	args[3] = DirectFunctionCall1(namein, CStringGetDatum(trained_by));
-	spi_exec("INSERT INTO personalize.models (algorithm, purpose, params, trained_by) "
-			 "VALUES ($1, $2, $3, $4) RETURNING model_id", 4, argtypes, args, SPI_OK_INSERT_RETURNING);
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	spi_exec("INSERT INTO personalize.models (algorithm, purpose, params, trained_by, data) "
+			 "VALUES ($1, $2, $3, $4, jsonb_build_object('registry', jsonb_build_object("
+			 "  'purpose_description', (SELECT p.description FROM personalize.purposes p WHERE p.name = $2),"
+			 "  'categories', (SELECT coalesce(jsonb_object_agg(c.name, jsonb_build_object("
+			 "      'tier', c.tier, 'justification', c.justification, 'retention', c.retention::text)), '{}')"
+			 "    FROM personalize.signal_categories c))))"
+			 " RETURNING model_id", 4, argtypes, args, SPI_OK_INSERT_RETURNING);
+	model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	AtEOXact_GUC(true, nest);
+	return model_id;
 }
 
 static Oid
@@ -183,39 +203,130 @@ pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td)
 	store_popularity(model_id, f, td);
 }
 
+/* ---- hyperparameters as jsonb ---------------------------------------------- */
+
+static void
+push_key(JsonbParseState **state, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &v);
+}
+
+static void
+push_numeric(JsonbParseState **state, const char *key, Numeric value)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
+	v.type = jbvNumeric;
+	v.val.numeric = value;
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_int(JsonbParseState **state, const char *key, int64 value)
+{
+	push_numeric(state, key, int64_to_numeric(value));
+}
+
+/*
+ * A float parameter as the shortest decimal that reads back as the same
+ * float (what float4out prints at the default extra_float_digits, but
+ * independent of the session's setting), so the card shows exactly the
+ * value training used.
+ */
+static void
+push_real(JsonbParseState **state, const char *key, float value)
+{
+	char		buf[32];
+
+	float_to_shortest_decimal_buf(value, buf);
+	push_numeric(state, key, DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1))));
+}
+
+static void
+push_double(JsonbParseState **state, const char *key, double value)
+{
+	char		buf[32];
+
+	double_to_shortest_decimal_buf(value, buf);
+	push_numeric(state, key, DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1))));
+}
+
+static void
+push_string(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_bool(JsonbParseState **state, const char *key, bool value)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* The parameters training used, defaults and tuned values included. */
 static Datum
 effective_params(const TrainParams *p)
 {
-	StringInfoData s;
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
 
-	initStringInfo(&s);
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	switch (p->algorithm)
 	{
 		case ALG_ALS:
-			appendStringInfo(&s, "{\"factors\": %d, \"iterations\": %d, \"regularization\": %g, "
-							 "\"alpha\": %g, \"cg_steps\": %d, ",
-							 p->als.factors, p->als.iterations, p->als.regularization,
-							 p->als.alpha, p->als.cg_steps);
+			push_int(&state, "factors", p->als.factors);
+			push_int(&state, "iterations", p->als.iterations);
+			push_real(&state, "regularization", p->als.regularization);
+			push_real(&state, "alpha", p->als.alpha);
+			push_int(&state, "cg_steps", p->als.cg_steps);
 			break;
 		case ALG_ITEMKNN:
-			appendStringInfo(&s, "{\"neighbors\": %d, \"shrinkage\": %g, ",
-							 p->knn.neighbors, p->knn.shrinkage);
+			push_int(&state, "neighbors", p->knn.neighbors);
+			push_real(&state, "shrinkage", p->knn.shrinkage);
 			break;
 		case ALG_RP3BETA:
-			appendStringInfo(&s, "{\"neighbors\": %d, \"alpha\": %g, \"beta\": %g, ",
-							 p->rp3.neighbors, p->rp3.alpha, p->rp3.beta);
+			push_int(&state, "neighbors", p->rp3.neighbors);
+			push_real(&state, "alpha", p->rp3.alpha);
+			push_real(&state, "beta", p->rp3.beta);
 			break;
 		case ALG_POPULARITY:
-			appendStringInfo(&s, "{\"half_life_days\": %g, ", p->half_life_days);
+			push_double(&state, "half_life_days", p->half_life_days);
 			break;
 	}
 	/* serving reads the weighting back: ALS folds histories in with it */
-	appendStringInfo(&s, "\"weighting\": \"%s\", ", pz_weighting_name(p->weighting));
+	push_string(&state, "weighting", pz_weighting_name(p->weighting));
 	if (p->weighting == PZ_WEIGHT_BM25)
-		appendStringInfo(&s, "\"bm25_k1\": %g, \"bm25_b\": %g, ", p->knn.bm25_k1, p->knn.bm25_b);
-	appendStringInfo(&s, "\"holdout\": %g, \"k\": %d, \"seed\": " INT64_FORMAT ", \"tuned\": %s}",
-					 p->holdout, p->k, p->seed, p->tune ? "true" : "false");
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
+	{
+		push_real(&state, "bm25_k1", p->knn.bm25_k1);
+		push_real(&state, "bm25_b", p->knn.bm25_b);
+	}
+	push_double(&state, "holdout", p->holdout);
+	push_int(&state, "k", p->k);
+	push_int(&state, "seed", p->seed);
+	push_bool(&state, "tuned", p->tune);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
 /*
@@ -252,14 +363,21 @@ metrics_json(const Metrics *r, const TrainParams *p)
  * cards, and they never count the subjects who have rows but no consent
  * (that would read rows the purpose may not see).  The time range is given
  * in whole days.
+ *
+ * A category counts as used when rows of it were read; each used one is
+ * recorded with its rows and subjects and with the tier, justification and
+ * retention the registry gave it as training began (pz_store_begin()), as
+ * is the purpose's description.  Allowed categories without rows are
+ * listed apart.
  */
 static Datum
-data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
-			  Datum categories_used, const char *skipped_json)
+data_snapshot(int64 model_id, const char *purpose, const PzMatrix *m, const TrainData *td,
+			  Datum categories_allowed, const char *skipped_json)
 {
-	Oid			argtypes[8] = {TEXTOID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, FLOAT8ARRAYOID};
-	Datum		args[8];
-	char		nulls[8] = "        ";
+	Oid			argtypes[10] = {TEXTOID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTARRAYOID, JSONBOID,
+	FLOAT8ARRAYOID, INT8OID, JSONBOID};
+	Datum		args[10];
+	char		nulls[10] = "          ";
 	Datum		range[2] = {Float8GetDatum(td->first_at), Float8GetDatum(td->last_at)};
 	int32		items_seen = 0;
 	bool		isnull;
@@ -271,9 +389,11 @@ data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
 	args[2] = Int64GetDatum(m->nusers);
 	args[3] = Int32GetDatum(items_seen);
 	args[4] = Int32GetDatum(m->nitems);
-	args[5] = categories_used;
+	args[5] = categories_allowed;
 	args[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(skipped_json));
 	args[7] = PointerGetDatum(construct_array(range, 2, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[8] = Int64GetDatum(model_id);
+	args[9] = pz_category_counts_jsonb(td->categories);
 	if (td->ntriples == 0)
 		nulls[7] = 'n';
 	spi_exec_nulls("WITH current AS ("
@@ -283,7 +403,10 @@ data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
 				   " left_out AS ("
 				   "  SELECT floor(count(*) FILTER (WHERE tier = 'none') / 10.0) * 10 AS withdrawn,"
 				   "         floor(count(*) FILTER (WHERE tier = 'functional') / 10.0) * 10 AS below"
-				   "    FROM current)"
+				   "    FROM current),"
+				   " registry AS (SELECT m.data -> 'registry' AS r FROM personalize.models m WHERE m.model_id = $9),"
+				   " read AS (SELECT x ->> 'category' AS category, x - 'category' AS counts"
+				   "            FROM jsonb_array_elements($10) x WHERE (x ->> 'rows')::bigint > 0)"
 				   "SELECT jsonb_build_object("
 				   "  'rows_used', $2,"
 				   "  'subjects_included', $3,"
@@ -294,9 +417,16 @@ data_snapshot(const char *purpose, const PzMatrix *m, const TrainData *td,
 				   "  'items_with_interactions', $4, 'catalogue_items', $5,"
 				   "  'time_range', (SELECT jsonb_agg(to_char(to_timestamp(t) AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"
 				   "                   FROM unnest($8) t),"
-				   "  'categories_used', to_jsonb($6), 'categories_skipped', $7)"
+				   "  'categories_used', (SELECT coalesce(jsonb_agg(category ORDER BY category), '[]') FROM read),"
+				   "  'categories', (SELECT coalesce(jsonb_agg(jsonb_build_object('category', rd.category)"
+				   "                        || coalesce(rg.r -> 'categories' -> rd.category, '{}') || rd.counts"
+				   "                        ORDER BY rd.category), '[]') FROM read rd, registry rg),"
+				   "  'categories_without_rows', to_jsonb(ARRAY(SELECT a FROM unnest($6) a"
+				   "     WHERE a NOT IN (SELECT category FROM read) ORDER BY a)),"
+				   "  'categories_skipped', $7,"
+				   "  'purpose_description', (SELECT r ->> 'purpose_description' FROM registry))"
 				   " FROM left_out",
-				   8, argtypes, args, nulls, SPI_OK_SELECT);
+				   10, argtypes, args, nulls, SPI_OK_SELECT);
 	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 					 false, -1);
 }
@@ -379,7 +509,7 @@ pz_store_finish(int64 model_id, const char *purpose, const TrainParams *p,
 
 	args[0] = Int64GetDatum(model_id);
 	args[1] = effective_params(p);
-	args[2] = data_snapshot(purpose, m, td, categories_used, categories_skipped_json);
+	args[2] = data_snapshot(model_id, purpose, m, td, categories_used, categories_skipped_json);
 	args[3] = metrics_json(metrics, p);
 	args[4] = warnings_array(warnings);
 	args[5] = Float8GetDatum(training_ms);

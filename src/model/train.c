@@ -353,11 +353,12 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 	plan = SPI_prepare("SELECT i.subject_id, i.item_id, "
 					   "(i.weight * coalesce(k.weight, 1))::real, "
 					   "date_part('epoch', i.occurred_at), "
-					   "k.kind IS NULL "
+					   "k.kind IS NULL, i.category "
 					   "FROM personalize.interactions i "
 					   "LEFT JOIN personalize.interaction_kinds k ON k.kind = i.kind "
 					   "JOIN personalize.items it ON it.item_id = i.item_id "
-					   "WHERE i.category = ANY ($1) AND personalize.row_visible(i.subject_id, i.category)",
+					   "WHERE i.category = ANY ($1) "
+					   "AND personalize.row_visible(i.subject_id, i.category, i.occurred_at)",
 					   1, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "personalize: could not plan the training query");
@@ -365,6 +366,7 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 	td->triples = huge_alloc0(cap, sizeof(PzTriple));
 	td->age_days = huge_alloc0(cap, sizeof(double));
 	td->ntriples = 0;
+	td->categories = pz_category_counts_create();
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 10000);
@@ -391,6 +393,12 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 			td->age_days[td->ntriples] = DatumGetFloat8(SPI_getbinval(t, d, 4, &isnull));
 			if (DatumGetBool(SPI_getbinval(t, d, 5, &isnull)))
 				td->unknown_kinds++;
+			{
+				text	   *category = DatumGetTextPP(SPI_getbinval(t, d, 6, &isnull));
+
+				pz_category_counts_add(td->categories, VARDATA_ANY(category),
+									   VARSIZE_ANY_EXHDR(category), tr->subject_id);
+			}
 			td->ntriples++;
 		}
 		SPI_freetuptable(SPI_tuptable);

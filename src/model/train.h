@@ -36,6 +36,9 @@ typedef struct TrainParams
 	char	   *tuning_json;	/* what tuning tried (a JSON object), or NULL */
 } TrainParams;
 
+/* Rows and subjects read per signal category (train_categories.c). */
+typedef struct PzCategoryCounts PzCategoryCounts;
+
 /* What was read from the database. */
 typedef struct TrainData
 {
@@ -48,6 +51,7 @@ typedef struct TrainData
 	int64	   *item_ids;		/* the catalogue, sorted */
 	char	  **item_category;	/* [nitems], NULL when none */
 	int32		nitems;
+	PzCategoryCounts *categories;	/* what was read of each category */
 } TrainData;
 
 /* A fitted model, able to score every item for a subject. */
@@ -101,6 +105,12 @@ extern const char *pz_algorithm_name(Algorithm a);
 /* tune.c */
 extern TrainParams pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p,
 						   List **warnings);
+
+/* train_categories.c */
+extern PzCategoryCounts *pz_category_counts_create(void);
+extern void pz_category_counts_add(PzCategoryCounts *counts, const char *name, int len,
+								   int64 subject);
+extern Datum pz_category_counts_jsonb(PzCategoryCounts *counts);
 
 /* model_store.c: all run inside the caller's SPI connection */
 extern int64 pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,

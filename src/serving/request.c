@@ -160,7 +160,7 @@ pz_visible_history(const char *purpose, int64 subject, int limit, PzHistoryRow *
 							  "LEFT JOIN personalize.interaction_kinds k ON k.kind = i.kind "
 							  "JOIN personalize.signal_categories c ON c.name = i.category "
 							  "WHERE i.subject_id = $1 AND c.justification IS NOT NULL "
-							  "AND personalize.row_visible(i.subject_id, i.category) "
+							  "AND personalize.row_visible(i.subject_id, i.category, i.occurred_at) "
 							  "GROUP BY i.item_id "
 							  "ORDER BY max(i.occurred_at) DESC, sum(i.weight * coalesce(k.weight, 1)) DESC, i.item_id "
 							  "LIMIT $2",
@@ -208,7 +208,7 @@ visible_items(const char *purpose, const PzServing *s, int64 subject, int32 **it
 							  "FROM personalize.interactions i "
 							  "JOIN personalize.signal_categories c ON c.name = i.category "
 							  "WHERE i.subject_id = $1 AND c.justification IS NOT NULL "
-							  "AND personalize.row_visible(i.subject_id, i.category)",
+							  "AND personalize.row_visible(i.subject_id, i.category, i.occurred_at)",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: history lookup failed");
 	*items = MemoryContextAlloc(caller, sizeof(int32) * Max(SPI_processed, 1));

@@ -140,7 +140,7 @@ if [ "$HAVE" != "$WANT" ] || [ "$BENCH_RELOAD" = 1 ]; then
 	# Every subject consents; about 2% of the items are sponsored.
 	psqlb -v subjects="$SUBJECTS" -v items="$ITEMS" -v interactions="$INTERACTIONS" \
 		-v categories="$CATEGORIES" -v seed="$SEED" -v consent_rate=1 -v withdrawn=0 \
-		-v sponsored=0.02 -v check=false -v end_time="'2026-01-01'" \
+		-v sponsored=0.02 -v check=false \
 		-f "$HERE/../gen/generate.sql" >/dev/null
 	psqlb -c "$SESSION_SETTINGS" \
 		-c "UPDATE personalize.items SET attributes = attributes || jsonb_build_object('name', 'Item ' || item_id)"

@@ -64,7 +64,7 @@ PURPOSE=recommendation
 APP=pz_bench_app
 BYPASS=pz_bench_bypass
 # Layout of the generated data; bump when the generator below changes.
-MIX=mix1
+MIX=mix2
 
 for v in INTERACTIONS SUBJECTS ITEMS ROUNDS COLD_ROUNDS PARALLEL_ROUNDS PARALLEL_WORKERS REBUILD_ROUNDS FLOOR; do
 	if ! [[ ${!v} =~ ^[0-9]+$ ]]; then
@@ -146,7 +146,7 @@ if [ "$HAVE" != "$WANT" ] || [ "$BENCH_RELOAD" = 1 ]; then
 		$SESSION_SETTINGS
 		DROP SCHEMA IF EXISTS pzrls CASCADE;
 		CREATE SCHEMA pzrls;
-		CREATE TABLE pzrls.params (p text, n_interactions bigint, n_consents bigint);
+		CREATE TABLE pzrls.params (p text, n_interactions bigint, n_consents bigint, anchor timestamptz);
 
 		-- The data are valid by construction: skip the per-row foreign key
 		-- triggers (superuser only).
@@ -203,13 +203,14 @@ if [ "$HAVE" != "$WANT" ] || [ "$BENCH_RELOAD" = 1 ]; then
 					WHEN c < 0.9 THEN 'purchase_history' ELSE 'location' END,
 			   CASE WHEN k < 0.8 THEN 'view' WHEN k < 0.95 THEN 'click' ELSE 'purchase' END,
 			   round((random() * 5)::numeric, 2)::real,
-			   timestamptz '2024-01-01' + (i::float8 / $INTERACTIONS) * interval '180 days'
+			   -- whole days back from the load, at half past: see "Retention" below
+			   now() - interval '12 hours' - floor((1 - i::float8 / $INTERACTIONS) * 180) * interval '1 day'
 		FROM (SELECT i, random() AS c, random() AS k FROM generate_series(1, $INTERACTIONS) i) g;
 		RESET session_replication_role;
 
 		INSERT INTO pzrls.params
 		SELECT '$WANT', (SELECT count(*) FROM personalize.interactions),
-			   (SELECT count(*) FROM personalize.consents);
+			   (SELECT count(*) FROM personalize.consents), now();
 	SQL
 	psqlb -c "$SESSION_SETTINGS" -c 'VACUUM (FREEZE, ANALYZE) personalize.interactions, personalize.items, personalize.consents, personalize.consent_ledger'
 	echo "   loaded in $(($(date +%s) - t0)) s"
@@ -243,6 +244,31 @@ done
 if [ "$NOT_VISIBLE" != 0 ]; then
 	echo "   WARNING: not all pages of personalize.interactions are all-visible (a long transaction elsewhere?); figures may be off" >&2
 fi
+
+# ---------------------------------------------------------------------------
+# Retention.  The policy hides rows older than their category's retention,
+# a cutoff that moves with the clock.  Rows lie on whole days back from the
+# load (plus 12 hours), and each run sets the retentions to the time since
+# the load plus whole days, so every cutoff falls half a day away from any
+# row and no row crosses it while the benchmark runs: session 1 day,
+# browsing_history 90 days (about half of them expired, awaiting a purge),
+# purchase_history 2 years, location 30 days.  The built-in retentions are
+# put back at the end.
+psqlb <<-SQL
+	$SESSION_SETTINGS
+	UPDATE personalize.signal_categories c SET retention = (now() - p.anchor) + b.base
+	  FROM pzrls.params p,
+	       (VALUES ('session', interval '1 day'), ('browsing_history', interval '90 days'),
+	               ('purchase_history', interval '730 days'), ('location', interval '30 days')) b(name, base)
+	 WHERE c.name = b.name;
+SQL
+restore_retention() {
+	psqlb -c "UPDATE personalize.signal_categories c SET retention = b.r::interval
+		FROM (VALUES ('session', '1 day'), ('browsing_history', '180 days'),
+		             ('purchase_history', '2 years'), ('location', '30 days')) b(name, r)
+		WHERE c.name = b.name" >/dev/null || true
+}
+trap restore_retention EXIT
 
 # ---------------------------------------------------------------------------
 # Roles, timing function and the expected result.
@@ -299,6 +325,7 @@ psqlb <<-SQL
 		JOIN personalize.consents c ON c.subject_id = i.subject_id AND c.purpose = '$PURPOSE'
 		CROSS JOIN p
 		WHERE sc.tier <= p.max_tier AND personalize.consent_allows_tier(c.consent, sc.name, sc.tier)
+		  AND (sc.retention IS NULL OR i.occurred_at >= now() - sc.retention)
 	), per_cat AS (
 		SELECT category, count(*) AS n FROM visible GROUP BY category
 	)

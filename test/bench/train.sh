@@ -40,7 +40,7 @@ if [ "$loaded" = 0 ]; then
 	echo "== generating $INTERACTIONS interactions of $SUBJECTS subjects over $ITEMS items"
 	start=$(date +%s.%N)
 	psql -X -q -v ON_ERROR_STOP=1 -v subjects="$SUBJECTS" -v items="$ITEMS" \
-		-v interactions="$INTERACTIONS" -v seed="$SEED" -v end_time="'2026-01-01'" \
+		-v interactions="$INTERACTIONS" -v seed="$SEED" \
 		-f "$HERE/../gen/generate.sql" >/dev/null
 	echo "   generated in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
 else

@@ -17,7 +17,7 @@ my $gen = File::Spec->rel2abs('test/gen/generate.sql');
 $node->safe_psql('postgres', 'CREATE EXTENSION personalize');
 $node->command_ok(
 	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'subjects=300', '-v', 'items=120',
-	  '-v', 'interactions=6000', '-v', "end_time='2026-01-01'", '-d', $node->connstr('postgres'),
+	  '-v', 'interactions=6000', '-d', $node->connstr('postgres'),
 	  '-f', $gen ],
 	'synthetic data loaded');
 

@@ -22,7 +22,7 @@ $node->safe_psql('postgres', q{
 });
 $node->command_ok(
 	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'subjects=300', '-v', 'items=200',
-	  '-v', 'interactions=8000', '-v', "end_time='2026-01-01'", '-d', $node->connstr('postgres'),
+	  '-v', 'interactions=8000', '-d', $node->connstr('postgres'),
 	  '-f', $gen ],
 	'synthetic data loaded');
 

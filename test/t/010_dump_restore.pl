@@ -35,7 +35,7 @@ $node->safe_psql('src', q{
 });
 $node->command_ok(
 	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'subjects=200', '-v', 'items=150',
-	  '-v', 'interactions=4000', '-v', "end_time='2026-01-01'", '-v', 'check=false',
+	  '-v', 'interactions=4000', '-v', 'check=false',
 	  '-d', $node->connstr('src'), '-f', $gen ],
 	'synthetic data loaded');
 
@@ -67,8 +67,13 @@ $node->safe_psql('src', q{
 	SELECT personalize.train('als', factors => 8, iterations => 3, activate => 'always');
 	SELECT personalize.schedule_job('nightly', 'retention', '1 day', '{"impressions": "30 days"}');
 	SELECT personalize.alter_job('retrain', enabled => false);
+	-- a row past its retention for the retention job to purge (and log)
+	SELECT personalize.track(1, 1, 'session', occurred_at => now() - interval '2 days');
 	SELECT status FROM personalize.run_job('retention');
 	INSERT INTO personalize.alerts (kind, message) VALUES ('restore_check', 'an alert raised before the dump');
+	SELECT personalize.track(1, 1, 'session');
+	-- an erasure: logged under a keyed hash, models marked
+	SELECT personalize.erase_subject(19);
 });
 $node->safe_psql('src', q{
 	SET personalize.purpose = 'recommendation';
@@ -135,7 +140,7 @@ my %source = (
 		    || (SELECT max(impression_id) FROM personalize.impressions) || ' '
 		    || (SELECT max(feedback_id) FROM personalize.feedback) || ' '
 		    || (SELECT max(run_id) FROM personalize.job_runs)}));
-like($source{sequences}, qr/^(\S+=\d+ ){6}\S+=\d+$/, 'every identity sequence of the source was used');
+like($source{sequences}, qr/^(\S+=\d+ ){8}\S+=\d+$/, 'every identity sequence of the source was used');
 like($source{seen}, qr/^[1-9]\d* [1-9]\d* [1-9]\d*$/, 'the app sees some consented rows in the source');
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;

@@ -1,0 +1,1 @@
+../../install/160_rights.sql

@@ -1,0 +1,1 @@
+../../install/170_audit.sql
