@@ -261,7 +261,21 @@ SELECT runner, status, result->>'reason' AS why, result->>'model_id' AS model, r
   FROM job_runs WHERE job_name = 'retrain' ORDER BY run_id DESC LIMIT 1;
 
 \echo
-\echo '== 10. Bad input is refused with a clear error, never stored'
+\echo '== 10. Rights: what is held about shopper 150, then forgetting them'
+SELECT jsonb_array_length(e->'interactions') AS interactions, jsonb_array_length(e->'impressions') AS impressions,
+       jsonb_array_length(e->'consent_history') AS ledger_entries
+  FROM export_subject(150) e;
+SELECT erase_subject(150) AS erasure \gset
+SELECT (:'erasure'::jsonb)->'deleted' AS rows_deleted, (:'erasure'::jsonb)->>'models_marked' AS models_marked;
+\echo '   Nothing keyed by 150 is left; the ledger keeps a keyed hash (proof of consent, no identifier):'
+SELECT (SELECT count(*) FROM personalize.interactions WHERE subject_id = 150) AS interactions,
+       (SELECT count(*) FROM personalize.impressions WHERE subject_id = 150) AS impressions,
+       (SELECT count(*) FROM personalize.consent_ledger WHERE subject_id = 150) AS ledger_rows_with_the_id;
+SELECT model_id, card->'erasure'->>'state' AS model_after_erasure
+  FROM (SELECT model_id, model_card(model_id) AS card FROM models WHERE status = 'active') m;
+
+\echo
+\echo '== 11. Bad input is refused with a clear error, never stored'
 \set ON_ERROR_STOP off
 SELECT '[1,2,NaN]'::embedding;
 SELECT '[1,2'::embedding;
