@@ -2,7 +2,7 @@
 -- security, triggers, function attributes) and its refusals by SQLSTATE.
 SET search_path = public, personalize;
 BEGIN;
-SELECT plan(68);
+SELECT plan(74);
 
 -- Run a query as another role with a purpose declared by that role; the
 -- role switch happens inside, so pgTAP's own tables stay reachable.
@@ -44,14 +44,20 @@ SELECT ok(NOT has_function_privilege('public', f, 'EXECUTE'), 'PUBLIC may not ex
 	'personalize.grant_purpose(regrole, text)',
 	'personalize.revoke_purpose(regrole, text)',
 	'personalize.create_purpose(text, text, personalize.consent_tier, boolean, boolean, boolean)',
-	'personalize.protect(regclass, name, text)',
+	'personalize.protect(regclass, name, text, name, boolean)',
 	'personalize.unprotect(regclass)',
-	'personalize.protect_one(regclass, name, text, regclass)',
+	'personalize.protect_one(regclass, name, text, regclass, name, boolean)',
 	'personalize.protect_descendants()',
 	'personalize.invalidate_visibility()',
 	'personalize.serving_changed()',
 	'personalize.activate_model(bigint)',
-	'personalize.rollback_model(text)']) f;
+	'personalize.rollback_model(text)',
+	'personalize.schedule_job(text, text, interval, jsonb, boolean, timestamptz)',
+	'personalize.run_jobs()',
+	'personalize.drift_job(jsonb)',
+	'personalize.export_subject(bigint)',
+	'personalize.erase_subject(bigint)',
+	'personalize.reset_subject(bigint)']) f;
 
 -- ---- table privileges of PUBLIC
 SELECT ok(NOT has_table_privilege('public', t, 'SELECT'), 'PUBLIC may not read ' || t)
