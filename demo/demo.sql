@@ -253,7 +253,7 @@ SELECT drift_chart('recommendation', 28) \g (format=unaligned tuples_only=on) dr
 SELECT (xpath('count(//*[local-name()="polyline"])', drift_chart('recommendation', 28)::xml))[1] AS lines_charted,
        (xpath('count(//*[local-name()="circle"])', drift_chart('recommendation', 28)::xml))[1] AS alert_marks
 \gset
-\echo '   The chart of those 28 days is in drift.svg (' :lines_charted 'Gini lines,' :alert_marks 'alert marks).'
+\echo '   The chart of those 28 days is in drift.svg (' :lines_charted 'Gini lines,' :alert_marks 'alert marks; KEEP_WORKDIR=1 make demo keeps the file).'
 \echo '   Retraining: the retrain job trains when its interval passes or enough new interactions arrive; due now:'
 CALL demo_run_by_scheduler('retrain', '{"purpose": "recommendation", "interval": "1 second"}');
 SELECT runner, status, result->>'reason' AS why, result->>'model_id' AS model, result->>'status' AS model_status,
