@@ -37,17 +37,19 @@ BEGIN
 	SELECT max(created_at) INTO newest FROM @extschema@.models m
 	 WHERE m.purpose = target AND m.status <> 'training';
 	SELECT coalesce(max(interaction_id), 0) INTO up_to FROM @extschema@.interactions;
-	fresh := @extschema@.visible_interactions_since(target, coalesce(since, up_to), enough);
 	IF EXISTS (SELECT 1 FROM @extschema@.model_erasures e WHERE e.model_id = active.model_id) THEN
 		reason := 'erasure';
 	ELSIF newest IS NULL OR now() - newest >= stale_after THEN
 		reason := 'interval';
-	ELSIF fresh >= enough THEN
-		reason := 'new interactions';
 	ELSE
-		RETURN jsonb_build_object('skipped', 'neither the interval has passed nor enough new interactions arrived',
-		                          'last_model_at', newest, 'new_interactions', fresh,
-		                          'interactions_up_to', coalesce(since, up_to));
+		-- counted only when it decides: the count reads up to "enough" rows
+		fresh := @extschema@.visible_interactions_since(target, coalesce(since, up_to), enough);
+		IF fresh < enough THEN
+			RETURN jsonb_build_object('skipped', 'neither the interval has passed nor enough new interactions arrived',
+			                          'last_model_at', newest, 'new_interactions', fresh,
+			                          'interactions_up_to', coalesce(since, up_to));
+		END IF;
+		reason := 'new interactions';
 	END IF;
 	-- a model stored before weighting existed was trained on raw values; a
 	-- retraining after an erasure replaces the model whatever it scores
@@ -89,6 +91,26 @@ REVOKE ALL ON FUNCTION visible_interactions_since(text, bigint, bigint) FROM PUB
 COMMENT ON FUNCTION visible_interactions_since(text, bigint, bigint) IS
 	'how many interactions after an id are visible under a purpose (counting stops at a limit)';
 
+-- One of the extension's logs (impressions, feedback): rows older than
+-- keep go, and the deletion is logged in retention_purges.
+CREATE FUNCTION purge_log(tbl regclass, time_column name, keep interval, purged_by name) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := now() - keep;
+	n bigint;
+BEGIN
+	EXECUTE format('DELETE FROM %s WHERE %I < $1', tbl, time_column) USING cutoff;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		INSERT INTO @extschema@.retention_purges (purged_by, table_name, retention, cutoff, rows_deleted)
+		VALUES (purged_by, tbl::text, keep, cutoff, n);
+	END IF;
+	RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION purge_log(regclass, name, interval, name) FROM PUBLIC;
+COMMENT ON FUNCTION purge_log(regclass, name, interval, name) IS
+	'internal: delete the rows of one of the extension''s logs older than an interval, and log how many went';
+
 -- Retention: purge_expired() deletes interactions (and rows of protected
 -- tables with a time column) older than their category's retention; then
 -- impressions and feedback older than the job's "impressions" and
@@ -98,30 +120,17 @@ CREATE FUNCTION retention_job(job jobs) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	purged jsonb := @extschema@.purge_expired();
-	n bigint;
-	cutoff timestamptz;
 	result jsonb;
 BEGIN
 	result := jsonb_build_object('interactions', purged -> '@extschema@.interactions');
 	IF purged - '@extschema@.interactions' <> '{}' THEN
 		result := result || jsonb_build_object('tables', purged - '@extschema@.interactions');
 	END IF;
-	cutoff := now() - coalesce((job.params ->> 'impressions')::interval, interval '180 days');
-	DELETE FROM @extschema@.impressions WHERE shown_at < cutoff;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	result := result || jsonb_build_object('impressions', n);
-	IF n > 0 THEN
-		INSERT INTO @extschema@.retention_purges (purged_by, table_name, retention, cutoff, rows_deleted)
-		VALUES (job.owner, '@extschema@.impressions', now() - cutoff, cutoff, n);
-	END IF;
-	cutoff := now() - coalesce((job.params ->> 'feedback')::interval, interval '180 days');
-	DELETE FROM @extschema@.feedback WHERE recorded_at < cutoff;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n > 0 THEN
-		INSERT INTO @extschema@.retention_purges (purged_by, table_name, retention, cutoff, rows_deleted)
-		VALUES (job.owner, '@extschema@.feedback', now() - cutoff, cutoff, n);
-	END IF;
-	RETURN result || jsonb_build_object('feedback', n);
+	RETURN result || jsonb_build_object(
+		'impressions', @extschema@.purge_log('@extschema@.impressions', 'shown_at',
+		                                     coalesce((job.params ->> 'impressions')::interval, interval '180 days'), job.owner),
+		'feedback', @extschema@.purge_log('@extschema@.feedback', 'recorded_at',
+		                                  coalesce((job.params ->> 'feedback')::interval, interval '180 days'), job.owner));
 END $$;
 REVOKE ALL ON FUNCTION retention_job(jobs) FROM PUBLIC;
 COMMENT ON FUNCTION retention_job(jobs) IS
