@@ -83,6 +83,8 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header
 # (the build is small), so a changed struct never links against stale code.
 $(OBJS): $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h))
+# the library names the version it serves (PZ_EXTVERSION)
+src/jobs/scheduler.o src/consent/purpose.o: personalize.control
 # row_visible() runs once per row and calls into the server for the role and
 # the statement; without the PLT those are direct calls through the GOT.
 src/consent/visibility.o: override CFLAGS += -fno-plt

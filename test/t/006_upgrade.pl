@@ -2,7 +2,7 @@
 # up with ALTER EXTENSION personalize UPDATE must hold the same extension
 # catalogue as a fresh install (test/sql/catalog_fingerprint.sql), carry
 # its data and protections over, and pass the regression suite.  0.1.0
-# updates through 0.2.0, so both scripts are exercised.
+# updates through 0.2.0 and 0.3.0, so every script is exercised.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $previous = '0.1.0';
-my @releases = ('0.1.0', '0.2.0');
+my @releases = ('0.1.0', '0.2.0', '0.3.0');
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
 # no background jobs: they would write to the databases being compared
@@ -93,6 +93,14 @@ $node->safe_psql('updated_020', q{
 	ALTER EXTENSION personalize UPDATE;
 });
 same_catalogue('updated_020', '0.2.0');
+
+# From 0.3.0: the privacy budget and the membership-inference gate arrive.
+$node->safe_psql('postgres', 'CREATE DATABASE updated_030');
+$node->safe_psql('updated_030', q{
+	CREATE EXTENSION personalize VERSION '0.3.0';
+	ALTER EXTENSION personalize UPDATE;
+});
+same_catalogue('updated_030', '0.3.0');
 is($node->safe_psql('updated_020', q{
 	SELECT string_agg(job_name || ':' || enabled || ':' || owner, ' ' ORDER BY job_name) FROM personalize.jobs}),
 	join(' ', map { "$_:true:" . $node->safe_psql('postgres', 'SELECT current_user') } qw(drift retention retrain)),
