@@ -4,7 +4,7 @@ EXTENSION  = personalize
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" personalize.control)
 
 MODULE_big = personalize
-# src/ by room, in the order data flows: types, consent, model, serving, jobs, rights.
+# src/ by room, in the order data flows: types, consent, model, serving, jobs, rights, privacy.
 OBJS = \
 	src/personalize.o \
 	src/types/embedding.o \
@@ -45,8 +45,10 @@ OBJS = \
 	src/jobs/worker_hooks.o \
 	src/jobs/drift.o \
 	src/jobs/drift_measure.o \
-	src/rights/subject_key.o
-SRC_DIRS = src src/types src/consent src/model src/serving src/jobs src/rights
+	src/rights/subject_key.o \
+	src/privacy/dp.o \
+	src/privacy/dp_fit.o
+SRC_DIRS = src src/types src/consent src/model src/serving src/jobs src/rights src/privacy
 
 # The install script is assembled from one file per concern under sql/install/;
 # each upgrade script from the files under sql/upgrade/personalize--OLD--NEW/.  The install

@@ -160,12 +160,12 @@ SET ROLE regress_pz_trainer;
 SELECT train('popularity');
 RESET ROLE;
 SELECT grant_purpose('regress_pz_trainer', 'recommendation');
-GRANT EXECUTE ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) TO regress_pz_trainer;
+GRANT EXECUTE ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) TO regress_pz_trainer;
 SET ROLE regress_pz_trainer;
 SELECT train('popularity', activate => 'never') AS by_role \gset
 RESET ROLE;
 SELECT trained_by FROM models WHERE model_id = :by_role;
 \set VERBOSITY default
-REVOKE ALL ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) FROM regress_pz_trainer;
+REVOKE ALL ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) FROM regress_pz_trainer;
 SELECT revoke_purpose('regress_pz_trainer', 'recommendation');
 DROP ROLE regress_pz_trainer;

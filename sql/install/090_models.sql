@@ -143,14 +143,16 @@ CREATE FUNCTION train(algorithm text, purpose text DEFAULT 'recommendation',
                       half_life interval DEFAULT NULL, tune boolean DEFAULT false,
                       holdout real DEFAULT NULL, k integer DEFAULT NULL,
                       seed bigint DEFAULT NULL, activate text DEFAULT 'auto',
-                      params jsonb DEFAULT '{}')
+                      params jsonb DEFAULT '{}',
+                      dp_epsilon float8 DEFAULT NULL, dp_delta float8 DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p jsonb := coalesce(params, '{}') || jsonb_strip_nulls(jsonb_build_object(
 		'factors', factors, 'iterations', iterations, 'regularization', regularization,
 		'alpha', alpha, 'neighbors', neighbors, 'weighting', weighting,
 		'half_life_days', extract(epoch FROM half_life) / 86400, 'tune', tune,
-		'holdout', holdout, 'k', k, 'seed', seed, 'activate', activate));
+		'holdout', holdout, 'k', k, 'seed', seed, 'activate', activate,
+		'dp_epsilon', dp_epsilon, 'dp_delta', dp_delta));
 BEGIN
 	IF purpose IS NULL OR algorithm IS NULL THEN
 		RAISE EXCEPTION 'algorithm and purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -162,9 +164,9 @@ BEGIN
 	PERFORM @extschema@.require_purpose(purpose, 'train models');
 	RETURN @extschema@.train_model(algorithm, purpose, p, @extschema@.acting_role());
 END $$;
-COMMENT ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) IS
-	'train a model (als, itemknn, rp3beta, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one';
-REVOKE ALL ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) IS
+	'train a model (als, itemknn, rp3beta, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one; with dp_epsilon, with differential privacy, paid from the purpose''s privacy budget';
+REVOKE ALL ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) FROM PUBLIC;
 
 CREATE FUNCTION subject_factors(model bigint, subject bigint) RETURNS embedding
 	AS 'MODULE_PATHNAME', 'pz_subject_factors' LANGUAGE C VOLATILE STRICT;
@@ -272,7 +274,7 @@ BEGIN
 		               - 'purpose_description' - 'registry' - 'registry_recorded',
 		'hyperparameters', m.params,
 		'metrics', m.metrics,
-		'privacy', coalesce(m.privacy, jsonb_build_object('differential_privacy', false)),
+		'privacy', jsonb_build_object('differential_privacy', false) || coalesce(m.privacy, '{}'),
 		'erasure', @extschema@.model_erasure_state(m.model_id),
 		'intended_use', 'Ranking catalogue items by predicted preference for subjects who consented to the purpose "'
 		                || m.purpose || '".',

@@ -314,6 +314,16 @@ effective_params(const TrainParams *p)
 			push_double(&state, "half_life_days", p->half_life_days);
 			break;
 	}
+	/* the retrain job replays these; never dp_seed: its noise must be fresh */
+	if (p->dp.enabled)
+	{
+		push_double(&state, "dp_epsilon", p->dp.epsilon);
+		push_double(&state, "dp_delta", p->dp.delta);
+		push_int(&state, "dp_max_per_subject", p->dp.max_per_subject);
+		push_real(&state, "dp_clip", p->dp.clip);
+		if (p->algorithm == ALG_ITEMKNN)
+			push_int(&state, "dp_max_items", p->dp.max_items);
+	}
 	/* serving reads the weighting back: ALS folds histories in with it */
 	push_string(&state, "weighting", pz_weighting_name(p->weighting));
 	if (p->weighting == PZ_WEIGHT_BM25)
@@ -518,4 +528,32 @@ pz_store_finish(int64 model_id, const char *purpose, const TrainParams *p,
 			 6, argtypes, args, SPI_OK_UPDATE);
 	decide_activation(model_id, purpose, p, metrics);
 	prune(purpose, p->keep_models);
+}
+
+void
+pz_store_spend_privacy(int64 model_id, const char *purpose, const TrainParams *p)
+{
+	Oid			argtypes[4] = {TEXTOID, INT8OID, FLOAT8OID, FLOAT8OID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	args[0] = CStringGetTextDatum(purpose);
+	args[1] = Int64GetDatum(model_id);
+	args[2] = Float8GetDatum(p->dp.epsilon);
+	args[3] = Float8GetDatum(p->dp.delta);
+	if (!p->dp.enabled)
+		nulls[2] = nulls[3] = 'n';
+	if (SPI_execute_with_args("SELECT personalize.spend_privacy_budget($1, $2, $3, $4)",
+							  4, argtypes, args, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "personalize: could not spend the privacy budget");
+}
+
+void
+pz_store_privacy(int64 model_id, const char *key, Datum value)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, JSONBOID};
+	Datum		args[3] = {Int64GetDatum(model_id), CStringGetTextDatum(key), value};
+
+	spi_exec("UPDATE personalize.models SET privacy = coalesce(privacy, '{}') || jsonb_build_object($2, $3) "
+			 "WHERE model_id = $1", 3, argtypes, args, SPI_OK_UPDATE);
 }

@@ -18,6 +18,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "distance.h"
+#include "dp_fit.h"
 #include "embedding.h"
 #include "executor/spi.h"
 #include "matrix.h"
@@ -100,7 +101,8 @@ check_range(const char *name, double value, double lo, double hi)
  */
 #define TRAIN_PARAM_KEYS \
 	"factors, iterations, regularization, alpha, cg_steps, neighbors, weighting, bm25_k1, " \
-	"bm25_b, shrinkage, beta, half_life_days, holdout, k, seed, tune, activate, keep_models"
+	"bm25_b, shrinkage, beta, half_life_days, holdout, k, seed, tune, activate, keep_models, " \
+	"dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
 
 static void
 check_param_keys(Jsonb *params)
@@ -252,6 +254,7 @@ parse_params(const char *algorithm, Jsonb *params)
 				 errmsg("half_life_days must be a positive number of days, not %g", p.half_life_days),
 				 errhint("Give the popularity half-life as an interval, e.g. half_life => '30 days'.")));
 	algorithm_params(&p, params, weighting);
+	pz_dp_params(&p, params);
 	if (strcmp(p.activate, "auto") != 0 && strcmp(p.activate, "always") != 0 &&
 		strcmp(p.activate, "never") != 0)
 		ereport(ERROR,
@@ -511,12 +514,15 @@ pz_weighted_copy(const PzMatrix *m, const TrainParams *p)
 	PzMatrix   *c = palloc(sizeof(PzMatrix));
 
 	*c = *m;
-	if (p->weighting == PZ_WEIGHT_NONE)
+	if (p->weighting == PZ_WEIGHT_NONE && !p->dp.enabled)
 		return c;
 	c->user_vals = huge_alloc0(m->nnz, sizeof(float));
 	c->item_vals = huge_alloc0(m->nnz, sizeof(float));
 	memcpy(c->user_vals, m->user_vals, sizeof(float) * m->nnz);
+	memcpy(c->item_vals, m->item_vals, sizeof(float) * m->nnz);
 	pz_matrix_weigh(c, p->weighting, p->knn.bm25_k1, p->knn.bm25_b);
+	if (p->dp.enabled)
+		pz_dp_clip(c, p->dp.clip);
 	return c;
 }
 
@@ -528,6 +534,11 @@ pz_fit(const PzMatrix *m, const TrainParams *p)
 	memset(&f, 0, sizeof(f));
 	f.algorithm = p->algorithm;
 	f.m = m;
+	if (p->dp.enabled)
+	{
+		pz_dp_fit(m, p, &f);
+		return f;
+	}
 	switch (p->algorithm)
 	{
 		case ALG_ALS:
@@ -756,6 +767,7 @@ PZ_FUNCTION(pz_train_model)
 		elog(ERROR, "personalize: SPI_connect failed");
 	p = parse_params(algorithm, params);
 	model_id = pz_store_begin(algorithm, purpose, params, trained_by);
+	pz_store_spend_privacy(model_id, purpose, &p);
 	pz_progress_begin(model_id, purpose, algorithm);
 
 	initStringInfo(&skipped);
@@ -776,6 +788,8 @@ PZ_FUNCTION(pz_train_model)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no interactions are visible under purpose \"%s\"", purpose),
 				 errhint("Training uses only interactions whose subjects consented to the purpose for the category.")));
+	if (p.dp.enabled)
+		full = pz_dp_cap(full, p.dp.max_per_subject, (uint64) p.seed, td.item_ids, td.nitems);
 
 	/*
 	 * Score on a hold-out, then refit on everything for serving.  Every
@@ -801,6 +815,8 @@ PZ_FUNCTION(pz_train_model)
 	f = pz_fit(weighted, &p);
 	pz_progress_phase(PZ_PHASE_STORING);
 	pz_store_parameters(model_id, &f, &td);
+	if (p.dp.enabled)
+		pz_store_privacy(model_id, "differential_privacy", pz_dp_card(&p, &f));
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);

@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 
+#include "dp.h"
 #include "matrix.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
@@ -34,6 +35,7 @@ typedef struct TrainParams
 	char	   *activate;		/* auto, always, never */
 	int			keep_models;
 	char	   *tuning_json;	/* what tuning tried (a JSON object), or NULL */
+	PzDpParams	dp;				/* differential privacy, when asked for */
 } TrainParams;
 
 /* Rows and subjects read per signal category (train_categories.c). */
@@ -68,6 +70,7 @@ typedef struct Fitted
 	int32	   *nbr;			/* kNN, RP3beta neighbours [nitems x nn] */
 	float	   *nbr_score;
 	double	   *popularity;		/* [nitems] */
+	int32		dp_items_modelled;	/* private fits: items given factors or neighbours */
 } Fitted;
 
 typedef struct Metrics
@@ -116,6 +119,14 @@ extern Datum pz_category_counts_jsonb(PzCategoryCounts *counts);
 extern int64 pz_store_begin(const char *algorithm, const char *purpose, Jsonb *params,
 							const char *trained_by);
 extern void pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td);
+/*
+ * Spend the purpose's privacy budget on a private fit, or refuse a
+ * non-private one on a purpose that has a budget (before any work; the
+ * spending commits or rolls back with the model).
+ */
+extern void pz_store_spend_privacy(int64 model_id, const char *purpose, const TrainParams *p);
+/* models.privacy gets key = value (other keys kept). */
+extern void pz_store_privacy(int64 model_id, const char *key, Datum value);
 extern void pz_store_finish(int64 model_id, const char *purpose, const TrainParams *p,
 							const PzMatrix *m, const TrainData *td, Datum categories_used,
 							const char *categories_skipped_json, List *warnings,

@@ -1,0 +1,1 @@
+../../install/180_privacy.sql
