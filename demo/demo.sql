@@ -1,10 +1,41 @@
 -- The personalize demo: a generated shop catalogue, and what the database
 -- can do with it.  Run by `make demo` on a throwaway cluster.
+--
+-- Conventions: a refusal the demo provokes on purpose is caught by refused()
+-- below and printed as "refused, as it should be: <message>", so no raw ERROR
+-- line appears (one would mean something went wrong); each figure comes with
+-- a line saying how to read it.
 \pset footer off
 \set QUIET on
 CREATE EXTENSION personalize;
 SET search_path = public, personalize;
 SELECT setseed(0.42) \gset
+
+-- Runs a statement that must be refused, as the current role; says so either way.
+CREATE FUNCTION pg_temp.refused(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+	RETURN '   NOT REFUSED (a bug in the demo or in personalize): ' || stmt;
+EXCEPTION WHEN OTHERS THEN
+	RETURN '   refused, as it should be: ' || SQLERRM;
+END $$;
+-- psql: show a refusal as one line
+\set show '\\g (format=unaligned tuples_only=on)'
+
+\echo
+\echo 'personalize is a PostgreSQL extension for personalization (recommendations) from the behavioural'
+\echo 'data of your users, inside the database you already run, the database itself enforcing what each'
+\echo 'user consented to and why the data is read.'
+\echo
+\echo 'This demo, on a generated shop of 20,000 items, shows:'
+\echo '   1-5   embedding types: similarity search, distances, centroids, int8 quantization'
+\echo '   6     consent: what an application role may read, purpose by purpose, and what is refused'
+\echo '   7     models trained in the database on consented data only, with a model card'
+\echo '   8     recommend(): a reason per row, explain() adding up to the score, diversity, exploration'
+\echo '   9     background jobs, and drift: is each feed narrowing? (Gini per day, alerts, a chart)'
+\echo '   10    rights: export everything held about a shopper, then erase them'
+\echo '   11    bad input refused'
+\echo 'It takes a few seconds.'
 
 \echo
 \echo '== 1. A catalogue of 20,000 items in 8 categories, each with a 64-dimensional embedding'
@@ -101,24 +132,22 @@ RESET ROLE;
 SELECT withdraw_consent(1, 'recommendation', 'privacy centre') \gset
 SET ROLE shop_app;
 SELECT subject_id AS shopper, count(*) AS rows FROM personalize.interactions GROUP BY 1 ORDER BY 1;
-\set ON_ERROR_STOP off
 \echo '   Declaring a purpose the role was not granted, or reading for pricing, is refused:'
-SET personalize.purpose = 'marketing';
+SELECT pg_temp.refused($$SET personalize.purpose = 'marketing'$$) :show
 RESET ROLE;
 SELECT grant_purpose('shop_app', 'pricing') \gset
 SET ROLE shop_app;
 SET personalize.purpose = 'pricing';
-SELECT count(*) FROM personalize.interactions;
+SELECT pg_temp.refused($$SELECT count(*) FROM personalize.interactions$$) :show
 \echo '   ... and so is pricing under another name (deciding prices is a property), and counting hidden rows with EXPLAIN ANALYZE:'
 RESET ROLE;
 SELECT create_purpose('yield_management', 'Seat prices per visitor', 'enhanced', decides_terms => true) \gset
 SELECT grant_purpose('shop_app', 'yield_management') \gset
 SET ROLE shop_app;
 SET personalize.purpose = 'yield_management';
-SELECT count(*) FROM personalize.interactions;
+SELECT pg_temp.refused($$SELECT count(*) FROM personalize.interactions$$) :show
 SET personalize.purpose = 'recommendation';
-EXPLAIN (ANALYZE) SELECT * FROM personalize.interactions WHERE subject_id = 1;
-\set ON_ERROR_STOP on
+SELECT pg_temp.refused($$EXPLAIN (ANALYZE) SELECT * FROM personalize.interactions WHERE subject_id = 1$$) :show
 RESET ROLE;
 \echo '   The append-only ledger, as the DBA sees it:'
 SELECT subject_id AS shopper, action, consent, source, notice_version, recorded_by
@@ -145,6 +174,9 @@ SELECT model_id, algorithm, status, subjects_included, subjects_left_out,
        round(ndcg_at_k::numeric, 3) AS ndcg_at_10, round(coverage::numeric, 3) AS coverage,
        round(gini::numeric, 3) AS gini_of_exposure
   FROM model_cards ORDER BY model_id;
+\echo '   How to read: ndcg_at_10 (0..1) is how near the top of each shopper''s list the held-out items came,'
+\echo '   higher is better; coverage is the share of the catalogue that reached some top-10 list; gini_of_exposure'
+\echo '   is how unevenly those lists spread over the catalogue (0 = every item equally often, 1 = one item only).'
 \echo '   The card of the ALS model (abridged):'
 SELECT jsonb_pretty(model_card(:als_model) - 'limitations' - 'signal_categories' - 'hyperparameters'
                     - 'warnings' - 'categories_skipped' - 'privacy') AS model_card;
@@ -168,9 +200,14 @@ SET personalize.purpose = 'recommendation';
 SELECT rank, item_id, i.category, round(score::numeric, 3) AS score, reason, explored, sponsored
   FROM recommend(150, k => 6, seed => 1) JOIN items i USING (item_id) ORDER BY rank;
 SELECT item_id AS top_item FROM recommend(150, k => 1, exploration => 0) \gset
-\echo '   explain(): what the score of the top item is made of (the contributions add up to it):'
+\echo '   explain(): what the score of the top item is made of, one row per item of the history (the largest four):'
 SELECT name AS because_of, kind, round(contribution::numeric, 4) AS contribution, round(share::numeric, 2) AS share
-  FROM explain(150, :top_item) LIMIT 4;
+  FROM explain(150, :top_item) ORDER BY contribution DESC LIMIT 4;
+\echo '   ... and all the contributions add up to the score:'
+SELECT count(*) AS history_items, round(sum(e.contribution)::numeric, 6) AS sum_of_contributions,
+       round(min(r.score)::numeric, 6) AS score_of_the_top_item
+  FROM explain(150, :top_item) e,
+       (SELECT score FROM recommend(150, k => 1, exploration => 0)) r;
 \echo '   Sponsored items are disclosed on every row, and capped (by default 20% of the list):'
 SELECT s AS sponsored_share, count(*) FILTER (WHERE sponsored) AS sponsored_rows_of_10,
        bool_and(reason LIKE 'Sponsored:%') FILTER (WHERE sponsored) AS all_disclosed
@@ -204,10 +241,8 @@ SET personalize.log_impressions = off;
 SELECT count(*) AS rows FROM generate_series(100, 299) s, recommend(s, k => 10);
 \timing off
 RESET personalize.log_impressions;
-\set ON_ERROR_STOP off
 \echo '   Pricing is refused outright:'
-SELECT * FROM recommend(150, purpose => 'pricing');
-\set ON_ERROR_STOP on
+SELECT pg_temp.refused($$SELECT * FROM personalize.recommend(150, purpose => 'pricing')$$) :show
 
 \echo
 \echo '== 9. The database keeps itself honest: background jobs, drift of what people are shown'
@@ -245,6 +280,8 @@ SELECT period_start::date AS day, impressions, category_gini AS categories, feed
        feed_category_gini_vs_week AS feed_vs_week_before, alert, feed_category_gini_trend AS last_14_days
   FROM gini_drift WHERE purpose = 'recommendation' AND segment = 'all'
  ORDER BY period_start DESC LIMIT 8;
+\echo '   Read it as: feed near 0.8 means most shoppers now see one category; a rise of more than 0.05 over'
+\echo '   the same day a week before (beyond sampling noise) raises an alert.'
 \echo '   The first alert, as the server log and NOTIFY personalize_alerts gave it:'
 SELECT alert_id, period_start::date AS day, segment, metric, baseline, round(delta::numeric, 3) AS rose_by
   FROM alerts ORDER BY alert_id LIMIT 3;
@@ -274,12 +311,16 @@ SELECT (SELECT count(*) FROM personalize.interactions WHERE subject_id = 150) AS
 SELECT model_id, card->'erasure'->>'state' AS model_after_erasure
   FROM (SELECT model_id, model_card(model_id) AS card FROM models WHERE status = 'active') m;
 
+-- ======================================================================
+-- PRIVACY STEP GOES HERE (differential privacy, the privacy budget): the
+-- lead adds it with the privacy work, as "== 11. Privacy: ..." (renumber the
+-- last section, and the list at the top of this file).
+-- ======================================================================
+
 \echo
 \echo '== 11. Bad input is refused with a clear error, never stored'
-\set ON_ERROR_STOP off
-SELECT '[1,2,NaN]'::embedding;
-SELECT '[1,2'::embedding;
-INSERT INTO items VALUES (99999, 'Broken', 'x', '[1,2,3]');
-\set ON_ERROR_STOP on
+SELECT pg_temp.refused($$SELECT '[1,2,NaN]'::personalize.embedding$$) :show
+SELECT pg_temp.refused($$SELECT '[1,2'::personalize.embedding$$) :show
+SELECT pg_temp.refused($$INSERT INTO items VALUES (99999, 'Broken', 'x', '[1,2,3]')$$) :show
 SELECT count(*) AS items_after_bad_input FROM items;
 SELECT simd_level() AS distance_kernels;

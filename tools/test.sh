@@ -7,7 +7,7 @@
 ensure_packages
 build_install
 make_workdir
-copy_into_workdir sql expected test
+copy_into_workdir sql expected test README.md
 # Jobs run here through run_job() (sql/jobs.sql); the workers have their own
 # clusters in test/t/008_workers.pl, and would write to the databases under test.
 PZ_EXTRA_CONF="personalize.databases = ''"
