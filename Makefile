@@ -31,6 +31,7 @@ OBJS = \
 	src/model/train_progress.o \
 	src/model/model_store.o \
 	src/model/foldin.o \
+	src/privacy/mia.o \
 	src/serving/serving_shmem.o \
 	src/serving/serving_build.o \
 	src/serving/request.o \
@@ -46,7 +47,7 @@ OBJS = \
 	src/jobs/drift.o \
 	src/jobs/drift_measure.o \
 	src/rights/subject_key.o
-SRC_DIRS = src src/types src/consent src/model src/serving src/jobs src/rights
+SRC_DIRS = src src/types src/consent src/model src/privacy src/serving src/jobs src/rights
 
 # The install script is assembled from one file per concern under sql/install/;
 # each upgrade script from the files under sql/upgrade/personalize--OLD--NEW/.  The install
