@@ -54,15 +54,18 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#define PZ_MIA_SHARE			0.2
-#define PZ_MIA_MIN_SUBJECTS		50
-#define PZ_MIA_MAX_SUBJECTS		2000
+#define PZ_MIA_SHARE			0.2		/* of the eligible subjects, per fold */
+#define PZ_MIA_MAX_SUBJECTS		2000	/* non-members per fold */
+#define PZ_MIA_TARGET			200		/* non-members wanted (more folds if fewer) */
+#define PZ_MIA_MAX_FOLDS		5		/* shadow fits at most */
+#define PZ_MIA_MIN_SUBJECTS		20		/* non-members (and members) needed */
+#define PZ_MIA_MIN_ELIGIBLE		20		/* the eligible subjects that gives */
 
 /* Salts, so that these hashes are not the hold-out split's. */
 #define PZ_MIA_SALT_SUBJECT		UINT64CONST(0x6d69612d7375626a)
 #define PZ_MIA_SALT_HALF		UINT64CONST(0x6d69612d68616c66)
 
-static double mia_max_auc = 0.6;
+static double mia_max_auc = 0.75;
 
 void
 pz_mia_define_gucs(void)
@@ -74,7 +77,7 @@ pz_mia_define_gucs(void)
 	DefineCustomRealVariable("personalize.mia_max_auc",
 							 "Highest membership-inference attack AUC a trained model may have and still be activated.",
 							 "A model whose attack AUC exceeds it is rejected and never activated.",
-							 &mia_max_auc, 0.6, 0.5, 1.0,
+							 &mia_max_auc, 0.75, 0.5, 1.0,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
@@ -359,6 +362,73 @@ attack_subject(const Fitted *f, const TrainParams *p, const PzMatrix *full, int3
 	pfree(order);
 }
 
+/*
+ * Hanley and McNeil's standard error of an AUC from n1 members and n2
+ * non-members, so the card says how far the estimate can be trusted.
+ */
+static double
+auc_stderr(double a, int n1, int n2)
+{
+	double		q1 = a / (2 - a);
+	double		q2 = 2 * a * a / (1 + a);
+	double		v = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n2 - 1) * (q2 - a * a)) /
+		((double) n1 * n2);
+
+	return sqrt(Max(v, 0));
+}
+
+/* Everything the attacks of one check share. */
+typedef struct MiaScratch
+{
+	float	   *scores;
+	bool	   *in_a;
+	float	   *x;
+	float	   *wvals;
+	double	   *tscore;
+} MiaScratch;
+
+/*
+ * One fold: the subjects eligible[first .. first + n) are the non-members,
+ * the n after them (wrapping) the members; shadow fit, then both attacks
+ * on each, appended to the arrays at offset *done.
+ */
+static void
+run_fold(const PzMatrix *full, const TrainParams *p, const Ranked *eligible, int neligible,
+		 int first, int n, MiaScratch *w, double *split_mem, double *split_non,
+		 double *self_mem, double *self_non, int *done)
+{
+	bool	   *non_member = palloc0(sizeof(bool) * Max(full->nusers, 1));
+	PzMatrix   *shadow;
+	Fitted		f;
+
+	for (int i = 0; i < n; i++)
+		non_member[eligible[first + i].user] = true;
+	shadow = shadow_matrix(full, non_member);
+	f = pz_fit(pz_weighted_copy(shadow, p), p);
+	if (w->x == NULL)
+		w->x = palloc(sizeof(float) * Max(f.k, 1));
+	for (int i = 0; i < n; i++)
+	{
+		int			at = *done + i;
+
+		attack_subject(&f, p, full, eligible[first + i].user, w->scores, w->in_a, w->x,
+					   w->wvals, w->tscore, &split_non[at], &self_non[at]);
+		attack_subject(&f, p, full, eligible[(first + n + i) % neligible].user, w->scores,
+					   w->in_a, w->x, w->wvals, w->tscore, &split_mem[at], &self_mem[at]);
+		CHECK_FOR_INTERRUPTS();
+	}
+	*done += n;
+	pz_fitted_free(&f);
+	pfree(non_member);
+}
+
+/*
+ * Subjects with at least two items are eligible.  A fold takes 20% of them
+ * (at most PZ_MIA_MAX_SUBJECTS) as non-members; when one fold gives fewer
+ * than PZ_MIA_TARGET non-members, further disjoint folds are run (at most
+ * PZ_MIA_MAX_FOLDS shadow fits, so on small data every eligible subject is
+ * a non-member once), and the attack values of all folds are pooled.
+ */
 PzMiaResult
 pz_membership_check(const PzMatrix *full, const TrainParams *p)
 {
@@ -369,20 +439,15 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 				elapsed;
 	Ranked	   *eligible;
 	int			neligible = 0;
-	int			nattack;
-	bool	   *non_member;
-	PzMatrix   *shadow;
-	Fitted		f;
+	int			per_fold;
+	int			folds;
+	int			done = 0;
 	int			longest = 1;
 	double	   *split_mem,
 			   *split_non,
 			   *self_mem,
 			   *self_non;
-	float	   *scores,
-			   *x,
-			   *wvals;
-	bool	   *in_a;
-	double	   *tscore;
+	MiaScratch	w = {0};
 
 	INSTR_TIME_SET_CURRENT(start);
 	memset(&r, 0, sizeof(r));
@@ -407,17 +472,16 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 		longest = Max(longest, n);
 	}
 	r.eligible = neligible;
-	nattack = (int) rint(PZ_MIA_SHARE * neligible);
-	nattack = Max(nattack, PZ_MIA_MIN_SUBJECTS);
-	nattack = Min(nattack, PZ_MIA_MAX_SUBJECTS);
-	nattack = Min(nattack, neligible / 2);
-	if (nattack < PZ_MIA_MIN_SUBJECTS)
+	per_fold = Min((int) rint(PZ_MIA_SHARE * neligible), PZ_MIA_MAX_SUBJECTS);
+	folds = per_fold > 0 ? (PZ_MIA_TARGET + per_fold - 1) / per_fold : 0;
+	folds = Min(folds, PZ_MIA_MAX_FOLDS);
+	if (per_fold > 0)
+		folds = Min(folds, neligible / per_fold);
+	if (per_fold * folds < PZ_MIA_MIN_SUBJECTS)
 	{
 		r.ran = false;
-		r.reason = psprintf("too few subjects to measure: %d with at least 2 items, "
-							"the check needs %d (%d members and %d non-members)",
-							neligible, 2 * PZ_MIA_MIN_SUBJECTS, PZ_MIA_MIN_SUBJECTS,
-							PZ_MIA_MIN_SUBJECTS);
+		r.reason = psprintf("too few subjects to measure: %d with at least 2 items, the check needs %d",
+							neligible, PZ_MIA_MIN_ELIGIBLE);
 		MemoryContextSwitchTo(old);
 		r.reason = pstrdup(r.reason);
 		MemoryContextDelete(cxt);
@@ -427,49 +491,39 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 		return r;
 	}
 	r.ran = true;
-	r.members = r.non_members = nattack;
+	r.folds = folds;
+	r.members = r.non_members = per_fold * folds;
 	qsort(eligible, neligible, sizeof(Ranked), ranked_cmp);
-	non_member = palloc0(sizeof(bool) * full->nusers);
-	for (int i = 0; i < nattack; i++)
-		non_member[eligible[i].user] = true;
 
-	shadow = shadow_matrix(full, non_member);
-	f = pz_fit(pz_weighted_copy(shadow, p), p);
+	w.scores = palloc(sizeof(float) * Max(full->nitems, 1));
+	w.in_a = palloc0(sizeof(bool) * Max(full->nitems, 1));
+	w.wvals = palloc(sizeof(float) * longest);
+	w.tscore = palloc(sizeof(double) * longest);
+	split_mem = palloc(sizeof(double) * r.members);
+	split_non = palloc(sizeof(double) * r.members);
+	self_mem = palloc(sizeof(double) * r.members);
+	self_non = palloc(sizeof(double) * r.members);
+	for (int fold = 0; fold < folds; fold++)
+		run_fold(full, p, eligible, neligible, fold * per_fold, per_fold, &w,
+				 split_mem, split_non, self_mem, self_non, &done);
 
-	scores = palloc(sizeof(float) * Max(full->nitems, 1));
-	in_a = palloc0(sizeof(bool) * Max(full->nitems, 1));
-	x = palloc(sizeof(float) * Max(f.k, 1));
-	wvals = palloc(sizeof(float) * longest);
-	tscore = palloc(sizeof(double) * longest);
-	split_mem = palloc(sizeof(double) * nattack);
-	split_non = palloc(sizeof(double) * nattack);
-	self_mem = palloc(sizeof(double) * nattack);
-	self_non = palloc(sizeof(double) * nattack);
-	for (int i = 0; i < nattack; i++)
-	{
-		attack_subject(&f, p, full, eligible[i].user, scores, in_a, x, wvals, tscore,
-					   &split_non[i], &self_non[i]);
-		attack_subject(&f, p, full, eligible[nattack + i].user, scores, in_a, x, wvals, tscore,
-					   &split_mem[i], &self_mem[i]);
-		CHECK_FOR_INTERRUPTS();
-	}
-
-	r.auc_split = mann_whitney_auc(split_mem, nattack, split_non, nattack);
-	r.auc_self = mann_whitney_auc(self_mem, nattack, self_non, nattack);
+	r.auc_split = mann_whitney_auc(split_mem, done, split_non, done);
+	r.auc_self = mann_whitney_auc(self_mem, done, self_non, done);
 	if (r.auc_split >= r.auc_self)
 	{
 		r.attack = "split";
 		r.auc = r.auc_split;
-		r.tpr_1pct = tpr_at_fpr(split_mem, nattack, split_non, nattack, 0.01);
-		r.tpr_01pct = tpr_at_fpr(split_mem, nattack, split_non, nattack, 0.001);
+		r.tpr_1pct = tpr_at_fpr(split_mem, done, split_non, done, 0.01);
+		r.tpr_01pct = tpr_at_fpr(split_mem, done, split_non, done, 0.001);
 	}
 	else
 	{
 		r.attack = "self";
 		r.auc = r.auc_self;
-		r.tpr_1pct = tpr_at_fpr(self_mem, nattack, self_non, nattack, 0.01);
-		r.tpr_01pct = tpr_at_fpr(self_mem, nattack, self_non, nattack, 0.001);
+		r.tpr_1pct = tpr_at_fpr(self_mem, done, self_non, done, 0.01);
+		r.tpr_01pct = tpr_at_fpr(self_mem, done, self_non, done, 0.001);
 	}
+	r.auc_stderr = auc_stderr(r.auc, done, done);
 	r.passed = !(r.auc > r.max_auc);
 
 	MemoryContextSwitchTo(old);
@@ -508,11 +562,12 @@ pz_membership_store(int64 model_id, const PzMiaResult *r)
 		appendStringInfo(&s, "{\"ran\": true, \"attack\": \"%s\", \"attack_description\": \"%s\", "
 						 "\"auc\": %.4f, \"tpr_at_1pct_fpr\": %.4f, \"tpr_at_0_1pct_fpr\": %.4f, "
 						 "\"auc_by_attack\": {\"split\": %.4f, \"self\": %.4f}, "
-						 "\"members\": %d, \"non_members\": %d, \"eligible_subjects\": %d, "
+						 "\"auc_stderr\": %.4f, \"members\": %d, \"non_members\": %d, \"shadow_models\": %d, "
+						 "\"eligible_subjects\": %d, "
 						 "\"max_auc\": %g, \"passed\": %s, \"check_ms\": %.1f}",
 						 r->attack, attack_description(r->attack), r->auc, r->tpr_1pct,
-						 r->tpr_01pct, r->auc_split, r->auc_self, r->members, r->non_members,
-						 r->eligible, r->max_auc, r->passed ? "true" : "false", r->check_ms);
+						 r->tpr_01pct, r->auc_split, r->auc_self, r->auc_stderr, r->members,
+						 r->non_members, r->folds, r->eligible, r->max_auc, r->passed ? "true" : "false", r->check_ms);
 	args[0] = Int64GetDatum(model_id);
 	args[1] = CStringGetTextDatum(s.data);
 	if (SPI_execute_with_args("UPDATE personalize.models SET privacy = coalesce(privacy, '{}') "

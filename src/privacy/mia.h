@@ -21,6 +21,8 @@ typedef struct PzMiaResult
 	double		tpr_01pct;		/* ... and at 0.1% */
 	double		auc_split;		/* AUC of each attack */
 	double		auc_self;
+	double		auc_stderr;		/* Hanley-McNeil standard error of auc */
+	int			folds;			/* shadow models fitted */
 	int			members;
 	int			non_members;
 	int			eligible;		/* subjects with at least 2 items */
