@@ -58,8 +58,8 @@
 #define PZ_MIA_MAX_SUBJECTS		2000	/* non-members per fold */
 #define PZ_MIA_TARGET			200		/* non-members wanted (more folds if fewer) */
 #define PZ_MIA_MAX_FOLDS		5		/* shadow fits at most */
-#define PZ_MIA_MIN_SUBJECTS		20		/* non-members (and members) needed */
-#define PZ_MIA_MIN_ELIGIBLE		20		/* the eligible subjects that gives */
+#define PZ_MIA_MIN_SUBJECTS		50		/* non-members (and members) needed */
+#define PZ_MIA_MIN_ELIGIBLE		50		/* the eligible subjects that gives */
 
 /* Salts, so that these hashes are not the hold-out split's. */
 #define PZ_MIA_SALT_SUBJECT		UINT64CONST(0x6d69612d7375626a)
