@@ -4,7 +4,7 @@ EXTENSION  = personalize
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" personalize.control)
 
 MODULE_big = personalize
-# src/ by room, in the order data flows: types, consent, model, serving, jobs, rights, privacy.
+# src/ by room, in the order data flows: types, consent, model, privacy, serving, jobs, rights.
 OBJS = \
 	src/personalize.o \
 	src/types/embedding.o \
@@ -31,6 +31,9 @@ OBJS = \
 	src/model/train_progress.o \
 	src/model/model_store.o \
 	src/model/foldin.o \
+	src/privacy/dp.o \
+	src/privacy/dp_fit.o \
+	src/privacy/mia.o \
 	src/serving/serving_shmem.o \
 	src/serving/serving_build.o \
 	src/serving/request.o \
@@ -45,10 +48,8 @@ OBJS = \
 	src/jobs/worker_hooks.o \
 	src/jobs/drift.o \
 	src/jobs/drift_measure.o \
-	src/rights/subject_key.o \
-	src/privacy/dp.o \
-	src/privacy/dp_fit.o
-SRC_DIRS = src src/types src/consent src/model src/serving src/jobs src/rights src/privacy
+	src/rights/subject_key.o
+SRC_DIRS = src src/types src/consent src/model src/privacy src/serving src/jobs src/rights
 
 # The install script is assembled from one file per concern under sql/install/;
 # each upgrade script from the files under sql/upgrade/personalize--OLD--NEW/.  The install
@@ -60,7 +61,7 @@ UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs drift rights errors catalog_dump catalog_comments
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs drift rights errors privacy_mia catalog_dump catalog_comments
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out

@@ -7,6 +7,7 @@
 #include "consent_store.h"
 #include "distance.h"
 #include "drift.h"
+#include "mia.h"
 #include "protected.h"
 #include "purpose.h"
 #include "recommend.h"
@@ -36,6 +37,7 @@ _PG_init(void)
 	pz_train_progress_init();
 	pz_job_settings_define_gucs();
 	pz_train_define_gucs();
+	pz_mia_define_gucs();
 	pz_workers_init();
 	pz_drift_init();
 

@@ -194,6 +194,14 @@ BEGIN
 	IF m.status = 'training' THEN
 		RAISE EXCEPTION 'model % has not finished training', model USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
+	-- a person cannot override the membership-inference gate either: the
+	-- check measured that the model gives its training subjects away
+	IF (m.privacy -> 'membership_inference' ->> 'passed')::boolean IS FALSE THEN
+		RAISE EXCEPTION 'model % failed the membership-inference check (attack AUC %, personalize.mia_max_auc was %)',
+			model, m.privacy -> 'membership_inference' ->> 'auc', m.privacy -> 'membership_inference' ->> 'max_auc'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Train a new version that memorises less (more regularization, fewer neighbors, differential privacy); a superuser may raise personalize.mia_max_auc before training it.';
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.model_item_factors WHERE model_id = model)
 	   AND NOT EXISTS (SELECT 1 FROM @extschema@.model_neighbors WHERE model_id = model)
 	   AND NOT EXISTS (SELECT 1 FROM @extschema@.model_popularity WHERE model_id = model) THEN
@@ -210,7 +218,7 @@ BEGIN
 	       status_reason = NULL, retired_at = NULL
 	 WHERE model_id = model;
 END $$;
-COMMENT ON FUNCTION activate_model(bigint) IS 'make a model the active one for its purpose (atomically retires the previous)';
+COMMENT ON FUNCTION activate_model(bigint) IS 'make a model the active one for its purpose (atomically retires the previous); refused for a model that failed the membership-inference check';
 
 CREATE FUNCTION rollback_model(purpose text DEFAULT 'recommendation') RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -220,6 +228,7 @@ BEGIN
 	PERFORM @extschema@.check_purpose_exists(purpose);
 	SELECT model_id INTO previous FROM @extschema@.models m
 	 WHERE m.purpose = rollback_model.purpose AND m.status = 'retired'
+	   AND (m.privacy -> 'membership_inference' ->> 'passed')::boolean IS NOT FALSE
 	   AND (EXISTS (SELECT 1 FROM @extschema@.model_item_factors f WHERE f.model_id = m.model_id)
 	        OR EXISTS (SELECT 1 FROM @extschema@.model_neighbors f WHERE f.model_id = m.model_id)
 	        OR EXISTS (SELECT 1 FROM @extschema@.model_popularity f WHERE f.model_id = m.model_id))

@@ -11,6 +11,8 @@
 -- active model that may have learned from a subject erased since is
 -- retrained at once (reason "erasure"), and the new version is activated
 -- whatever its metrics: the erased subject must leave the served model.
+-- Should the new version fail the membership-inference gate, the old model
+-- is retired all the same and the purpose serves nothing (fail closed).
 CREATE FUNCTION retrain_job(job jobs) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -24,6 +26,7 @@ DECLARE
 	fresh bigint;
 	reason text;
 	model bigint;
+	retired bigint;
 	stale_after interval := coalesce((job.params ->> 'interval')::interval,
 	                                 current_setting('personalize.retrain_interval')::interval);
 	enough bigint := coalesce((job.params ->> 'min_interactions')::bigint,
@@ -60,9 +63,24 @@ BEGIN
 	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
 	          || CASE WHEN reason = 'erasure' THEN '{"activate": "always"}'::jsonb ELSE '{}'::jsonb END;
 	model := @extschema@.train_model(algorithm, target, params, job.owner);
+	-- fail closed: after an erasure the old model must stop serving even
+	-- when its replacement failed the membership-inference gate; the
+	-- purpose then has no model until a person trains one that passes
+	IF reason = 'erasure' AND (SELECT m.status FROM @extschema@.models m WHERE m.model_id = model) = 'rejected' THEN
+		UPDATE @extschema@.models m SET status = 'retired', retired_at = clock_timestamp(),
+		       status_reason = format('retired after an erasure: its replacement, model %s, was rejected', model)
+		 WHERE m.model_id = active.model_id AND m.status = 'active';
+		IF FOUND THEN
+			retired := active.model_id;
+		END IF;
+	END IF;
 	RETURN (SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
 	                                  'ndcg_at_k', m.metrics -> 'ndcg_at_k', 'status_reason', m.status_reason,
 	                                  'interactions_up_to', up_to)
+	               || CASE WHEN retired IS NOT NULL THEN jsonb_build_object(
+	                      'retired_model', retired,
+	                      'serving', format('nothing: model %s was trained with an erased subject and its replacement was rejected; recommend() fails for purpose "%s" until a model is activated', retired, target))
+	                  ELSE '{}'::jsonb END
 	          FROM @extschema@.models m WHERE m.model_id = model);
 END $$;
 REVOKE ALL ON FUNCTION retrain_job(jobs) FROM PUBLIC;

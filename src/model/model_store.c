@@ -454,7 +454,27 @@ warnings_array(List *warnings)
 	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* Activate when asked, or (auto) when NDCG@k is not worse than the active model's. */
+/*
+ * A model that failed the membership-inference check (mia.c, recorded in
+ * its privacy column before this runs) is rejected, whatever "activate"
+ * says: never is no exception, so its status tells why it must not serve.
+ */
+static bool
+reject_if_leaky(Oid *argtypes, Datum *args)
+{
+	spi_exec("UPDATE personalize.models SET status = 'rejected', status_reason = "
+			 "format('membership-inference attack AUC %s exceeds personalize.mia_max_auc %s', "
+			 "       privacy -> 'membership_inference' ->> 'auc', privacy -> 'membership_inference' ->> 'max_auc') "
+			 "WHERE model_id = $1 AND (privacy -> 'membership_inference' ->> 'passed')::boolean IS FALSE",
+			 1, argtypes, args, SPI_OK_UPDATE);
+	return SPI_processed > 0;
+}
+
+/*
+ * Reject a model that failed the membership-inference check; otherwise
+ * activate when asked, or (auto) when NDCG@k is not worse than the active
+ * model's.
+ */
 static void
 decide_activation(int64 model_id, const char *purpose, const TrainParams *p, const Metrics *r)
 {
@@ -464,6 +484,8 @@ decide_activation(int64 model_id, const char *purpose, const TrainParams *p, con
 	args[0] = Int64GetDatum(model_id);
 	args[1] = CStringGetTextDatum(purpose);
 	args[2] = Float8GetDatum(r->ndcg);
+	if (reject_if_leaky(argtypes, args))
+		return;
 	if (strcmp(p->activate, "never") == 0)
 		return;
 	if (strcmp(p->activate, "auto") == 0)

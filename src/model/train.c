@@ -23,6 +23,7 @@
 #include "executor/spi.h"
 #include "matrix.h"
 #include "metrics.h"
+#include "mia.h"
 #include "miscadmin.h"
 #include "personalize.h"
 #include "train.h"
@@ -758,6 +759,7 @@ PZ_FUNCTION(pz_train_model)
 	Split		split;
 	Fitted		f;
 	Metrics		metrics;
+	PzMiaResult mia;
 	int64		model_id;
 	instr_time	start,
 				elapsed;
@@ -813,6 +815,10 @@ PZ_FUNCTION(pz_train_model)
 	pz_progress_phase(PZ_PHASE_FITTING_FINAL);
 	weighted = pz_weighted_copy(full, &p);
 	f = pz_fit(weighted, &p);
+	pz_progress_phase(PZ_PHASE_CHECKING_PRIVACY);
+	/* before storing: activation reads the result from the model's row */
+	mia = pz_membership_check(full, &p);
+	pz_membership_store(model_id, &mia);
 	pz_progress_phase(PZ_PHASE_STORING);
 	pz_store_parameters(model_id, &f, &td);
 	if (p.dp.enabled)

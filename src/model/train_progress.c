@@ -51,6 +51,7 @@ static const char *const phase_names[] = {
 	[PZ_PHASE_FITTING_HELDOUT] = "fitting on the training part",
 	[PZ_PHASE_EVALUATING] = "evaluating on the hold-out",
 	[PZ_PHASE_FITTING_FINAL] = "fitting on all data",
+	[PZ_PHASE_CHECKING_PRIVACY] = "checking privacy",
 	[PZ_PHASE_STORING] = "storing",
 };
 

@@ -13,6 +13,7 @@ typedef enum PzTrainPhase
 	PZ_PHASE_FITTING_HELDOUT,	/* fitting on the training part */
 	PZ_PHASE_EVALUATING,		/* scoring the hold-out */
 	PZ_PHASE_FITTING_FINAL,		/* refitting on everything */
+	PZ_PHASE_CHECKING_PRIVACY,	/* the membership-inference check (mia.c) */
 	PZ_PHASE_STORING			/* writing parameters and the card */
 } PzTrainPhase;
 
