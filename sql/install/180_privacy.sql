@@ -156,3 +156,26 @@ COMMENT ON FUNCTION spend_privacy_budget(text, bigint, float8, float8) IS 'train
 CREATE FUNCTION dp_noise_scale(epsilon float8, delta float8, sensitivity float8, releases integer DEFAULT 1)
 RETURNS float8 AS 'MODULE_PATHNAME', 'pz_dp_noise_scale' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION dp_noise_scale(float8, float8, float8, integer) IS 'the Gaussian noise standard deviation private training uses for (epsilon, delta) over releases of the given L2 sensitivity: sensitivity * sqrt(releases / (2 rho)), rho = (sqrt(epsilon + ln(1/delta)) - sqrt(ln(1/delta)))^2';
+
+-- What the retrain job asks before it trains: NULL when the purpose's
+-- budget (or its absence) allows a training with these parameters, or why
+-- not, in words for the job's result.
+CREATE FUNCTION privacy_budget_refusal(purpose text, params jsonb) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE
+	         WHEN b.purpose IS NULL AND params ? 'dp_epsilon'
+	           THEN format('purpose "%s" has no privacy budget for a private model', purpose)
+	         WHEN b.purpose IS NULL THEN NULL
+	         WHEN NOT params ? 'dp_epsilon'
+	           THEN format('purpose "%s" has a privacy budget and the model to retrain is not private', purpose)
+	         WHEN (params ->> 'dp_epsilon')::float8 > b.epsilon_remaining * (1 + 1e-12)
+	           OR coalesce((params ->> 'dp_delta')::float8, 1e-6) > b.delta_remaining * (1 + 1e-12)
+	           THEN format('the privacy budget of purpose "%s" has epsilon %s and delta %s left, a retraining needs %s and %s',
+	                       purpose, round(b.epsilon_remaining::numeric, 6)::float8, b.delta_remaining::real,
+	                       params ->> 'dp_epsilon', coalesce(params ->> 'dp_delta', '1e-06'))
+	       END
+	  FROM (SELECT 1) one
+	  LEFT JOIN @extschema@.privacy_budget b ON b.purpose = privacy_budget_refusal.purpose
+$$;
+REVOKE ALL ON FUNCTION privacy_budget_refusal(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_budget_refusal(text, jsonb) IS 'retrain job: why the purpose''s privacy budget would refuse a training with these parameters, or NULL';

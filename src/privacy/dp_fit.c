@@ -622,7 +622,7 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	memset(dp, 0, sizeof(*dp));
 	if (SPI_execute_with_args(
 			"SELECT ($1->>'dp_epsilon')::float8, coalesce(($1->>'dp_delta')::float8, 1e-6),"
-			" coalesce(($1->>'dp_max_per_subject')::int, 50), coalesce(($1->>'dp_clip')::real, 1),"
+			" coalesce(($1->>'dp_max_per_subject')::int, 20), coalesce(($1->>'dp_clip')::real, 1),"
 			" coalesce(($1->>'dp_max_items')::int, 5000), ($1->>'dp_seed')::bigint,"
 			" $1 ? 'weighting', $1 ? 'iterations', $1 ?| array['dp_delta', 'dp_max_per_subject',"
 			" 'dp_clip', 'dp_max_items', 'dp_seed']",

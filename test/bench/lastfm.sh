@@ -71,7 +71,7 @@ if [ "$loaded" = f ]; then
 		SELECT count(*) FROM (SELECT personalize.set_consent(u, 'recommendation', 'personalization')
 		                        FROM (SELECT DISTINCT user_id u FROM lastfm_train) t) c;
 		INSERT INTO personalize.interactions (subject_id, item_id, category, kind, weight, occurred_at)
-		SELECT user_id, artist, 'browsing_history', 'view', plays, '2011-01-01'
+		SELECT user_id, artist, 'browsing_history', 'view', plays, now() - interval '1 day'
 		  FROM lastfm_train;
 		ANALYZE;
 	SQL

@@ -82,6 +82,7 @@ DECLARE
 	up_to bigint;
 	fresh bigint;
 	reason text;
+	unpaid text;
 	model bigint;
 	retired bigint;
 	stale_after interval := coalesce((job.params ->> 'interval')::interval,
@@ -119,6 +120,19 @@ BEGIN
 	                           THEN '{"weighting": "none"}'::jsonb ELSE '{}'::jsonb END
 	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
 	          || CASE WHEN reason = 'erasure' THEN '{"activate": "always"}'::jsonb ELSE '{}'::jsonb END;
+	-- the purpose's privacy budget decides before any work: a retraining it
+	-- cannot pay for is skipped; after an erasure the old model retires
+	unpaid := @extschema@.privacy_budget_refusal(target, params);
+	IF unpaid IS NOT NULL THEN
+		IF reason <> 'erasure' THEN
+			RETURN jsonb_build_object('skipped', unpaid, 'interactions_up_to', coalesce(since, up_to));
+		END IF;
+		UPDATE @extschema@.models m SET status = 'retired', retired_at = clock_timestamp(),
+		       status_reason = format('retired after an erasure: no replacement could be trained (%s)', unpaid)
+		 WHERE m.model_id = active.model_id AND m.status = 'active';
+		RETURN jsonb_build_object('reason', reason, 'retired_model', active.model_id, 'skipped', unpaid,
+		                          'serving', format('nothing: model %s was trained with an erased subject and %s; recommend() fails for purpose "%s" until a model is activated', active.model_id, unpaid, target));
+	END IF;
 	model := @extschema@.train_model(algorithm, target, params, job.owner);
 	-- fail closed: after an erasure the old model must stop serving even
 	-- when its replacement failed the membership-inference gate; the
