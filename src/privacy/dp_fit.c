@@ -573,7 +573,7 @@ pz_dp_card(const TrainParams *p, const Fitted *f)
 
 	initStringInfo(&s);
 	appendStringInfo(&s,
-					 "{\"epsilon\": %.17g, \"delta\": %.17g,"
+					 "{\"epsilon\": %.15g, \"delta\": %.15g,"
 					 " \"epsilon_spent\": %.17g, \"rho\": %.17g,"
 					 " \"accountant\": \"zero-concentrated DP (Bun and Steinke 2016), Gaussian mechanism, releases composed\","
 					 " \"unit\": \"subject\", \"max_per_subject\": %d, \"clip\": %.9g,"
