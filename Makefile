@@ -32,6 +32,7 @@ OBJS = \
 	src/model/model_store.o \
 	src/model/foldin.o \
 	src/serving/serving_shmem.o \
+	src/serving/serving_versions.o \
 	src/serving/serving_build.o \
 	src/serving/request.o \
 	src/serving/rank.o \
