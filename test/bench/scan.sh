@@ -400,8 +400,8 @@ if [ "$HAVE_VECTOR" = 1 ] && [ "$AGREE_ROWS" -gt 0 ]; then
 	psqlb -P footer=off -c "$SESSION_SETTINGS" -c "SELECT op, count(*) AS pairs,
 		       count(*) FILTER (WHERE de = dv) AS equal,
 		       to_char(100.0 * count(*) FILTER (WHERE de = dv) / count(*), 'FM990.0') || '%' AS \"equal %\",
-		       to_char(max(abs(de - dv)), 'FM0.00EEEE') AS \"max abs diff\",
-		       to_char(max(abs(de - dv) / nullif(abs(dv), 0)), 'FM0.00EEEE') AS \"max rel diff\"
+		       to_char(max(abs(de - dv)), '9.99EEEE') AS \"max abs diff\",
+		       to_char(max(abs(de - dv) / nullif(abs(dv), 0)), '9.99EEEE') AS \"max rel diff\"
 		  FROM ($PAIRS) s GROUP BY op ORDER BY array_position(ARRAY['<->','<#>','<=>','<+>'], op)"
 fi
 

@@ -115,17 +115,24 @@ isnt($ret, 0, 'nor call recommend() for it');
 
 # ---- changes on the primary reach the standby's next call ----
 
+my $reader = $standby->background_psql('app', on_error_stop => 0, extra_params => [ '-U', 'app' ]);
+$reader->query_safe(q{SET personalize.purpose = 'recommendation'});
+cmp_ok($reader->query(qq{SELECT count(*) FROM personalize.interactions WHERE subject_id = $subject}),
+	'>', 0, 'a session of the app role reads the subject\'s interactions on the standby');
+
 # A withdrawal: the next call of the session that already served is not
 # personalized, once the withdrawal is replayed.
 $primary->safe_psql('app', "SELECT personalize.withdraw_consent($subject, 'recommendation')");
 $primary->wait_for_catchup($standby);
 is($app->query($reasons), 'Popular', 'after a withdrawal on the primary, the standby\'s next call is not personalized');
-is($standby->safe_psql('app', qq{SET personalize.purpose = 'recommendation';
-	SELECT count(*) FROM personalize.interactions WHERE subject_id = $subject}, extra_params => [ '-U', 'app' ]),
-	'0', 'and their interactions are hidden from the app role there');
+is($reader->query(qq{SELECT count(*) FROM personalize.interactions WHERE subject_id = $subject}),
+	'0', 'and their interactions are hidden from a session of the app role that had read them');
 $primary->safe_psql('app', "SELECT personalize.set_consent($subject, 'recommendation', 'personalization')");
 $primary->wait_for_catchup($standby);
 is($app->query($reasons), 'Because', 'a new consent personalizes again');
+cmp_ok($reader->query(qq{SELECT count(*) FROM personalize.interactions WHERE subject_id = $subject}),
+	'>', 0, 'and shows their interactions again');
+$reader->quit;
 
 # A sponsored flag: the catalogue in the standby's snapshot is replaced.
 $primary->safe_psql('app', "UPDATE personalize.items SET sponsored = true WHERE item_id = $top");
