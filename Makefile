@@ -35,6 +35,7 @@ OBJS = \
 	src/privacy/dp_fit.o \
 	src/privacy/mia.o \
 	src/serving/serving_shmem.o \
+	src/serving/serving_versions.o \
 	src/serving/serving_build.o \
 	src/serving/request.o \
 	src/serving/rank.o \

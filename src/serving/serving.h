@@ -92,6 +92,10 @@ extern uint64 pz_models_version(void);
 extern const PzServing *pz_serving_get(int64 model_id);
 extern const PzServing *pz_serving_find_purpose(const char *purpose);
 
+/* serving_versions.c */
+extern void pz_serving_versions_bump(bool catalogue);
+extern uint64 pz_serving_versions_standby(bool catalogue);
+
 /*
  * serving_build.c: read a model and the catalogue (as of now) and lay the
  * snapshot out in memory obtained from allocate (zeroed by the builder).

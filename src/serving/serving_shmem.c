@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -175,17 +176,29 @@ require_shared_memory(void)
 				 errhint("Add personalize to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
+/*
+ * On a standby the counters never move (replay runs no trigger): the
+ * versions come from personalize.serving_versions there.
+ */
 uint64
 pz_catalogue_version(void)
 {
+	uint64		standby;
+
 	require_shared_memory();
+	if (RecoveryInProgress() && (standby = pz_serving_versions_standby(true)) != 0)
+		return standby;
 	return pg_atomic_read_u64(&control->catalogue_version[MyDatabaseId % VERSION_BUCKETS]);
 }
 
 uint64
 pz_models_version(void)
 {
+	uint64		standby;
+
 	require_shared_memory();
+	if (RecoveryInProgress() && (standby = pz_serving_versions_standby(false)) != 0)
+		return standby;
 	return pg_atomic_read_u64(&control->models_version[MyDatabaseId % VERSION_BUCKETS]);
 }
 
@@ -200,13 +213,15 @@ PZ_FUNCTION(pz_serving_changed)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Oid			relid;
+	bool		items;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("serving_changed() must be called as a trigger")));
 	relid = RelationGetRelid(trigdata->tg_relation);
-	if (relid == pz_relation_oid("items"))
+	items = relid == pz_relation_oid("items");
+	if (items)
 		catalogue_changed = true;
 	else if (relid == pz_relation_oid("models"))
 		models_changed = true;
@@ -215,6 +230,8 @@ PZ_FUNCTION(pz_serving_changed)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("serving_changed() is a trigger of personalize.items and personalize.models, not of %s",
 						RelationGetRelationName(trigdata->tg_relation))));
+	/* for standbys, which replay the change but not this trigger */
+	pz_serving_versions_bump(items);
 	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 							   trigdata->tg_newtuple : trigdata->tg_trigtuple);

@@ -4,7 +4,11 @@
 # personalize.embedding8 and, when pgvector is available in this cluster, on
 # vector with identical data.  Prints per-query times, the ratios
 # embedding/vector and embedding/embedding8, top-10 agreement between
-# embedding and vector, and recall@10 of embedding8 against embedding.
+# embedding and vector, how far their distance values differ (exactly equal
+# pairs, largest absolute and relative difference over AGREE_ROWS rows x
+# every query), and recall@10 of embedding8 against embedding.  The machine's
+# load average is printed before and after the timed rounds: on a shared
+# machine, figures taken under load are not comparable.
 #
 # Runs against the cluster and database named by PGHOST, PGPORT, PGUSER and
 # PGDATABASE; never starts a server and never installs pgvector.  Tables live
@@ -18,6 +22,7 @@
 #   BENCH_STRICT [0]      1: exit 1 when a target is missed
 #   BENCH_RELOAD [0]      1: rebuild the tables even if they match
 #   USE_VECTOR [auto]     0: leave pgvector out even if it is available
+#   AGREE_ROWS [2000]     rows compared value by value with vector
 set -euo pipefail
 
 ROWS=${ROWS:-100000}
@@ -30,8 +35,9 @@ PARALLEL_WORKERS=${PARALLEL_WORKERS:-2}
 BENCH_STRICT=${BENCH_STRICT:-0}
 BENCH_RELOAD=${BENCH_RELOAD:-0}
 USE_VECTOR=${USE_VECTOR:-auto}
+AGREE_ROWS=${AGREE_ROWS:-2000}
 
-for v in ROWS DIMS QUERIES ROUNDS PARALLEL_ROUNDS PARALLEL_WORKERS; do
+for v in ROWS DIMS QUERIES ROUNDS PARALLEL_ROUNDS PARALLEL_WORKERS AGREE_ROWS; do
 	if ! [[ ${!v} =~ ^[0-9]+$ ]]; then
 		echo "scan.sh: $v must be a non-negative integer, not '${!v}'" >&2
 		exit 2
@@ -301,7 +307,11 @@ fi
 
 OPS=('<->' '<#>' '<=>' '<+>')
 
-echo "== timing, serial scans ($ROUNDS rounds + 1 warm-up per operator)"
+loadavg() {
+	cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown
+}
+
+echo "== timing, serial scans ($ROUNDS rounds + 1 warm-up per operator, types interleaved); load average $(loadavg)"
 for op in "${OPS[@]}"; do
 	echo "   $op"
 	psqlb -c "$SESSION_SETTINGS" -c "CALL pzbench.run('serial', '$op', ARRAY[$TYPES], $ROUNDS)"
@@ -316,6 +326,8 @@ if [ "$PARALLEL_ROUNDS" -gt 0 ] && [ "$PARALLEL_WORKERS" -gt 0 ]; then
 		psqlb -c "$SESSION_SETTINGS $PAR_SETTINGS" -c "CALL pzbench.run('parallel', '$op', ARRAY[$TYPES], $PARALLEL_ROUNDS)"
 	done
 fi
+
+echo "   load average after the timed rounds: $(loadavg) ($(nproc 2>/dev/null || echo '?') CPUs)"
 
 # Every round of a type and operator must have returned the same rows.
 BAD=$(psql1 "SELECT count(*) FROM (SELECT 1 FROM pzbench.results GROUP BY mode, op, typ HAVING count(DISTINCT checksum) > 1) s")
@@ -372,6 +384,26 @@ psqlb -P footer=off -c "$SESSION_SETTINGS" -f - <<-'SQL'
 	FROM w JOIN k USING (op)
 	ORDER BY w.mode DESC, array_position(ARRAY['<->','<#>','<=>','<+>'], w.op);
 SQL
+
+if [ "$HAVE_VECTOR" = 1 ] && [ "$AGREE_ROWS" -gt 0 ]; then
+	# Both types accumulate in float4, but in different orders (SIMD width,
+	# fused multiply-add or not, as each was compiled), so values may differ
+	# in their last bits: say how often and by how much.
+	echo
+	echo "== distance values, embedding vs vector: the first $AGREE_ROWS rows x $QUERIES queries per operator"
+	PAIRS=
+	for op in "${OPS[@]}"; do
+		[ -n "$PAIRS" ] && PAIRS="$PAIRS UNION ALL "
+		PAIRS="$PAIRS SELECT '$op' AS op, a.e $op q.t::personalize.embedding AS de, b.e $op q.t::$VTYPE AS dv
+			FROM pzbench.t_embedding a JOIN pzbench.t_vector b USING (id), pzbench.queries q WHERE a.id <= $AGREE_ROWS"
+	done
+	psqlb -P footer=off -c "$SESSION_SETTINGS" -c "SELECT op, count(*) AS pairs,
+		       count(*) FILTER (WHERE de = dv) AS equal,
+		       to_char(100.0 * count(*) FILTER (WHERE de = dv) / count(*), 'FM990.0') || '%' AS \"equal %\",
+		       to_char(max(abs(de - dv)), '9.99EEEE') AS \"max abs diff\",
+		       to_char(max(abs(de - dv) / nullif(abs(dv), 0)), '9.99EEEE') AS \"max rel diff\"
+		  FROM ($PAIRS) s GROUP BY op ORDER BY array_position(ARRAY['<->','<#>','<=>','<+>'], op)"
+fi
 
 psqlb -At -c "$SESSION_SETTINGS" -c "SELECT '   table sizes: ' || string_agg(c || ' ' || pg_size_pretty(pg_table_size(('pzbench.' || c)::regclass)), ', ')
 	FROM unnest(ARRAY['t_vector','t_embedding','t_embedding8']) c WHERE to_regclass('pzbench.' || c) IS NOT NULL"

@@ -93,11 +93,14 @@ sub digest
 {
 	my ($db) = @_;
 	# CREATE EXTENSION, not the dump, writes the built-in row of
-	# protected_tables: it is protected as of the restore
+	# protected_tables: it is protected as of the restore.  The counters of
+	# serving_versions are one server's history (not dumped): only the rows.
 	my $sql = join("\nUNION ALL\n", map {
 		"SELECT '$_' || ' ' || count(*) || ' ' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-')
 		   FROM (SELECT CASE WHEN '$_' = 'protected_tables' AND (to_jsonb(t) ->> 'builtin')::boolean
-		                     THEN (to_jsonb(t) - 'protected_at')::text ELSE t::text END AS r
+		                     THEN (to_jsonb(t) - 'protected_at')::text
+		                     WHEN '$_' = 'serving_versions' THEN to_jsonb(t) ->> 'slot'
+		                     ELSE t::text END AS r
 		           FROM personalize.$_ t) s"
 	} @tables);
 	return $node->safe_psql($db, "$sql ORDER BY 1");

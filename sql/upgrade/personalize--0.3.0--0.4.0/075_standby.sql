@@ -1,0 +1,1 @@
+../../install/175_standby.sql
