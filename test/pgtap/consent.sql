@@ -2,7 +2,7 @@
 -- security, triggers, function attributes) and its refusals by SQLSTATE.
 SET search_path = public, personalize;
 BEGIN;
-SELECT plan(74);
+SELECT plan(79);
 
 -- Run a query as another role with a purpose declared by that role; the
 -- role switch happens inside, so pgTAP's own tables stay reachable.
@@ -57,7 +57,12 @@ SELECT ok(NOT has_function_privilege('public', f, 'EXECUTE'), 'PUBLIC may not ex
 	'personalize.drift_job(jsonb)',
 	'personalize.export_subject(bigint)',
 	'personalize.erase_subject(bigint)',
-	'personalize.reset_subject(bigint)']) f;
+	'personalize.reset_subject(bigint)',
+	'personalize.set_privacy_budget(text, float8, float8)',
+	'personalize.drop_privacy_budget(text)',
+	'personalize.spend_privacy_budget(text, bigint, float8, float8)',
+	'personalize.privacy_budget_refusal(text, jsonb)',
+	'personalize.train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8)']) f;
 
 -- ---- table privileges of PUBLIC
 SELECT ok(NOT has_table_privilege('public', t, 'SELECT'), 'PUBLIC may not read ' || t)
@@ -88,14 +93,16 @@ SELECT is((SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
             WHERE c.oid = ANY (ARRAY['personalize.signal_categories', 'personalize.purposes', 'personalize.purpose_grants',
                                      'personalize.protected_tables', 'personalize.interaction_kinds', 'personalize.models',
                                      'personalize.model_item_factors', 'personalize.model_neighbors',
-                                     'personalize.model_popularity']::regclass[])
+                                     'personalize.model_popularity', 'personalize.privacy_budgets',
+                                     'personalize.privacy_spending']::regclass[])
               AND NOT (c.relrowsecurity AND c.relforcerowsecurity)),
           NULL, 'every registry table has row-level security enabled and forced');
 SELECT is((SELECT string_agg(polrelid::regclass || '.' || polname || ':' || polcmd::text, ', ') FROM pg_policy
             WHERE polrelid = ANY (ARRAY['personalize.signal_categories', 'personalize.purposes',
                                         'personalize.protected_tables', 'personalize.interaction_kinds',
                                         'personalize.models', 'personalize.model_item_factors',
-                                        'personalize.model_neighbors', 'personalize.model_popularity']::regclass[])
+                                        'personalize.model_neighbors', 'personalize.model_popularity',
+                                        'personalize.privacy_budgets', 'personalize.privacy_spending']::regclass[])
               AND NOT (polcmd = 'r' AND polname = 'readable')),
           NULL, 'registry tables have one policy each, and it only reads');
 
