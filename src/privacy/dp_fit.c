@@ -654,7 +654,7 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	dp_check("dp_max_per_subject", dp->max_per_subject, 1, 10000,
 			 "Items a subject contributes at most, e.g. 50.");
 	dp_check("dp_clip", dp->clip, 1e-6, 1e6, "The largest weighted value a row contributes, e.g. 1.");
-	dp_check("dp_max_items", dp->max_items, 2, 20000,
+	dp_check("dp_max_items", dp->max_items, 2, 10000,
 			 "Items item-kNN gives neighbours to at most (it keeps a dense pair table), e.g. 5000.");
 	if (p->tune)
 		ereport(ERROR,

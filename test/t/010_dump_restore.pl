@@ -65,6 +65,11 @@ $node->safe_psql('src', q{
 	SELECT personalize.protect('shop.events', 'user_id', 'browsing_history');
 	SELECT personalize.train('popularity', activate => 'always');
 	SELECT personalize.train('als', factors => 8, iterations => 3, activate => 'always');
+	-- a purpose whose models must be private, and what one spent of its budget
+	SELECT personalize.create_purpose('recommendation.private', 'Private recommendations', 'personalization',
+	                                  decides_terms => false, inherit => true);
+	SELECT personalize.set_privacy_budget('recommendation.private', 8);
+	SELECT personalize.train('popularity', 'recommendation.private', dp_epsilon => 2);
 	SELECT personalize.schedule_job('nightly', 'retention', '1 day', '{"impressions": "30 days"}');
 	SELECT personalize.alter_job('retrain', enabled => false);
 	-- a row past its retention for the retention job to purge (and log)
@@ -143,7 +148,7 @@ my %source = (
 		    || (SELECT max(impression_id) FROM personalize.impressions) || ' '
 		    || (SELECT max(feedback_id) FROM personalize.feedback) || ' '
 		    || (SELECT max(run_id) FROM personalize.job_runs)}));
-like($source{sequences}, qr/^(\S+=\d+ ){8}\S+=\d+$/, 'every identity sequence of the source was used');
+like($source{sequences}, qr/^(\S+=\d+ ){9}\S+=\d+$/, 'every identity sequence of the source was used');
 like($source{seen}, qr/^[1-9]\d* [1-9]\d* [1-9]\d*$/, 'the app sees some consented rows in the source');
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
@@ -212,6 +217,12 @@ foreach my $db ('restored_custom', 'restored_plain')
 		"$db: recommend() serves a personalized list from it");
 	is($node->safe_psql($db, q{SELECT min(impression_id) FROM personalize.impressions WHERE model_id = } . $model),
 		$max[3] + 1, "$db: recommend() logs new impressions");
+	is(last_result($db, q{
+		SELECT personalize.train('popularity', 'recommendation.private', dp_epsilon => 5) IS NOT NULL;
+		SELECT epsilon_spent || ' ' || epsilon_remaining || ' ' || models FROM personalize.privacy_budget}),
+		'7 1 2', "$db: the privacy budget carries on where it stopped");
+	like(($node->psql($db, q{SELECT personalize.train('popularity', 'recommendation.private', dp_epsilon => 2)}))[2],
+		qr/would exceed the privacy budget/, "$db: and refuses to overspend");
 	is(last_result($db, q{SELECT personalize.feedback(1, 1); SELECT max(feedback_id) FROM personalize.feedback}),
 		$max[4] + 1, "$db: feedback() records new feedback");
 	is(last_result($db, q{SELECT status FROM personalize.run_job('nightly'); SELECT max(run_id) FROM personalize.job_runs}),
@@ -223,7 +234,7 @@ foreach my $db ('restored_custom', 'restored_plain')
 		    || (SELECT count(*) FROM personalize.interaction_kinds) || ' '
 		    || (SELECT count(*) FROM personalize.purposes) || ' '
 		    || (SELECT string_agg(job_name || ':' || enabled, ' ' ORDER BY job_name) FROM personalize.jobs)}),
-		'8 7 6 drift:true nightly:true retention:true retrain:false',
+		'8 7 7 drift:true nightly:true retention:true retrain:false',
 		"$db: built-in rows once, added ones too, and a disabled built-in job stays disabled");
 	is($node->safe_psql($db, q{
 		SELECT (SELECT weight FROM personalize.interaction_kinds WHERE kind = 'purchase') || ' '
