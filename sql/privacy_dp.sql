@@ -97,7 +97,7 @@ SELECT d ->> 'max_per_subject' AS cap, m ->> 'releases' AS releases, params ->> 
        round((d ->> 'rho')::numeric, 9) = round(((sqrt(4 + ln(1e6)) - sqrt(ln(1e6))) ^ 2)::numeric, 9) AS rho_from_epsilon,
        round((d -> 'popularity' ->> 'rho')::numeric, 9) = round((0.1 * (d ->> 'rho')::float8)::numeric, 9) AS popularity_gets_a_tenth,
        -- one iteration: |x x^T| <= 1, and per item (alpha clip)^2 + (1 + alpha clip)^2 = 5
-       round((m ->> 'sensitivity')::numeric, 9) = round(sqrt(1 + 20 * 5)::numeric, 9) AS sensitivity_bound,
+       round((m ->> 'sensitivity')::numeric, 9) = round(sqrt(1 + 50 * 5)::numeric, 9) AS sensitivity_bound,
        round((m ->> 'sigma')::numeric, 6)
          = round(((m ->> 'sensitivity')::float8 * sqrt(5 / (2 * (m ->> 'rho')::float8)))::numeric, 6) AS sigma_from_rho
   FROM models, LATERAL (SELECT privacy -> 'differential_privacy' AS d) x, LATERAL (SELECT d -> 'model' AS m) y

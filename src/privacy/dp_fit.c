@@ -40,9 +40,13 @@
 #include "utils/memutils.h"
 
 /* Share of the budget item popularity gets when it is not the model itself. */
+#ifndef DP_POPULARITY_SHARE
 #define DP_POPULARITY_SHARE 0.1
+#endif
 /* Items below this many noise deviations of popularity are not modelled. */
+#ifndef DP_DETECTION_SIGMAS
 #define DP_DETECTION_SIGMAS 3.0
+#endif
 #ifndef DP_RIDGE
 #define DP_RIDGE 3.0
 #endif
@@ -622,10 +626,10 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	memset(dp, 0, sizeof(*dp));
 	if (SPI_execute_with_args(
 			"SELECT ($1->>'dp_epsilon')::float8, coalesce(($1->>'dp_delta')::float8, 1e-6),"
-			" coalesce(($1->>'dp_max_per_subject')::int, 20), coalesce(($1->>'dp_clip')::real, 1),"
+			" coalesce(($1->>'dp_max_per_subject')::int, 50), coalesce(($1->>'dp_clip')::real, 1),"
 			" coalesce(($1->>'dp_max_items')::int, 5000), ($1->>'dp_seed')::bigint,"
 			" $1 ? 'weighting', $1 ? 'iterations', $1 ?| array['dp_delta', 'dp_max_per_subject',"
-			" 'dp_clip', 'dp_max_items', 'dp_seed']",
+			" 'dp_clip', 'dp_max_items', 'dp_seed'], $1 ? 'factors'",
 			1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "personalize: could not read training parameters");
 	t = SPI_tuptable->vals[0];
@@ -667,5 +671,8 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	/* every iteration is a release: fewer, each less noisy */
 	if (!DatumGetBool(SPI_getbinval(t, d, 8, &isnull)))
 		p->als.iterations = 5;
+	/* the ridge that keeps noisy systems solvable grows with sqrt(factors) */
+	if (!DatumGetBool(SPI_getbinval(t, d, 10, &isnull)))
+		p->als.factors = 16;
 	pz_dp_plan(p);
 }

@@ -107,7 +107,7 @@ measure() {
 
 q -c 'CREATE EXTENSION IF NOT EXISTS personalize'
 echo "== generated data: $SUBJECTS subjects, $ITEMS items"
-load_generated
+load_generated >/dev/null
 echo "   $(q -c "SELECT count(*) FROM personalize.interactions WHERE subject_id <= $SUBJECTS") interactions"
 for r in $(seq "$RUNS"); do
 	measure bench_generated
@@ -115,7 +115,7 @@ done
 
 if [ -r "$LASTFM_DIR/train.csv" ]; then
 	echo "== Last.fm 2k ($LASTFM_DIR), play counts as weights"
-	load_lastfm
+	load_lastfm >/dev/null
 	for r in $(seq "$RUNS"); do
 		measure bench_lastfm
 	done
