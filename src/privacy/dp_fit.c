@@ -40,16 +40,15 @@
 #include "utils/memutils.h"
 
 /* Share of the budget item popularity gets when it is not the model itself. */
-#ifndef DP_POPULARITY_SHARE
 #define DP_POPULARITY_SHARE 0.1
-#endif
 /* Items below this many noise deviations of popularity are not modelled. */
-#ifndef DP_DETECTION_SIGMAS
 #define DP_DETECTION_SIGMAS 3.0
-#endif
-#ifndef DP_RIDGE
+/*
+ * The ridge added to each noisy item system, in sigma * sqrt(factors): about
+ * the spectral norm of the noise.  3 was steadier than 1 on Last.fm (NDCG
+ * 0.092-0.100 against 0.070-0.094 at epsilon 8).
+ */
 #define DP_RIDGE 3.0
-#endif
 
 static void *
 dp_alloc0(Size count, Size size)
