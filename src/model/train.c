@@ -103,7 +103,7 @@ check_range(const char *name, double value, double lo, double hi)
 #define TRAIN_PARAM_KEYS \
 	"factors, iterations, regularization, alpha, cg_steps, neighbors, weighting, bm25_k1, " \
 	"bm25_b, shrinkage, beta, half_life_days, holdout, k, seed, tune, activate, keep_models, " \
-	"dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
+	"min_support, dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
 
 static void
 check_param_keys(Jsonb *params)
@@ -213,7 +213,7 @@ parse_params(const char *algorithm, Jsonb *params)
 			" coalesce(($1->>'half_life_days')::float8, 30), coalesce(($1->>'holdout')::float8, 0.2),"
 			" coalesce(($1->>'k')::int, 10), coalesce(($1->>'seed')::bigint, 42),"
 			" coalesce(($1->>'tune')::boolean, false), coalesce($1->>'activate', 'auto'),"
-			" coalesce(($1->>'keep_models')::int, 5)",
+			" coalesce(($1->>'keep_models')::int, 5), coalesce(($1->>'min_support')::int, 2)",
 			1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "personalize: could not read training parameters");
 	t = SPI_tuptable->vals[0];
@@ -235,6 +235,8 @@ parse_params(const char *algorithm, Jsonb *params)
 	p.tune = DatumGetBool(SPI_getbinval(t, d, 15, &isnull));
 	p.activate = SPI_getvalue(t, d, 16);
 	p.keep_models = DatumGetInt32(SPI_getbinval(t, d, 17, &isnull));
+	p.knn.min_support = DatumGetInt32(SPI_getbinval(t, d, 18, &isnull));
+	p.rp3.min_support = p.knn.min_support;
 	p.als.seed = (uint64) p.seed;
 
 	check_range("factors", p.als.factors, 1, 256);
@@ -248,6 +250,7 @@ parse_params(const char *algorithm, Jsonb *params)
 	check_range("k", p.k, 1, 1000);
 	check_range("keep_models", p.keep_models, 1, 1000);
 	check_range("shrinkage", p.knn.shrinkage, 0, 1e9);
+	check_range("min_support", p.knn.min_support, 1, 1000);
 	/* a half-life of 0 or less is no half-life (it used to mean "no decay") */
 	if (!(p.half_life_days > 0 && !isinf(p.half_life_days)))
 		ereport(ERROR,
@@ -722,11 +725,12 @@ pz_evaluate(const Fitted *f, const Split *s, int k)
 			r.ndcg_stderr = sqrt(Max(ndcg_sq / r.subjects - r.ndcg * r.ndcg, 0) /
 								 (r.subjects - 1));
 	}
+	r.coverage = m->nitems > 0 ? (double) covered / m->nitems : 0;
+	/* pz_gini() sorts in place: before the array is freed */
+	r.gini = pz_gini(exposure, m->nitems);
 	pfree(scores);
 	pfree(top);
 	pfree(exposure);
-	r.coverage = m->nitems > 0 ? (double) covered / m->nitems : 0;
-	r.gini = pz_gini(exposure, m->nitems);
 	return r;
 }
 
