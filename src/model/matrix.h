@@ -150,6 +150,7 @@ typedef struct PzKnnParams
 	float		bm25_k1;		/* for PZ_WEIGHT_BM25 (pz_matrix_weigh) */
 	float		bm25_b;
 	float		shrinkage;		/* similarity damping for rare co-occurrence */
+	int			min_support;	/* subjects a pair must share to be neighbours */
 } PzKnnParams;
 
 /*
@@ -168,6 +169,7 @@ typedef struct PzRp3Params
 	int			neighbors;		/* neighbours kept per item */
 	float		alpha;			/* exponent of the transition probabilities */
 	float		beta;			/* popularity penalty: deg(j)^-beta */
+	int			min_support;	/* subjects a pair must share to be neighbours */
 } PzRp3Params;
 
 /*

@@ -304,11 +304,13 @@ effective_params(const TrainParams *p)
 		case ALG_ITEMKNN:
 			push_int(&state, "neighbors", p->knn.neighbors);
 			push_real(&state, "shrinkage", p->knn.shrinkage);
+			push_int(&state, "min_support", p->knn.min_support);
 			break;
 		case ALG_RP3BETA:
 			push_int(&state, "neighbors", p->rp3.neighbors);
 			push_real(&state, "alpha", p->rp3.alpha);
 			push_real(&state, "beta", p->rp3.beta);
+			push_int(&state, "min_support", p->rp3.min_support);
 			break;
 		case ALG_POPULARITY:
 			push_double(&state, "half_life_days", p->half_life_days);

@@ -92,6 +92,7 @@ typedef struct NeighborSpec
 	const double *norm;			/* [nitems]: cosine denominators, or NULL */
 	double		shrink;
 	const double *scale;		/* [nitems]: factor per target item, or NULL */
+	int			min_support;	/* subjects a pair must share to be kept */
 } NeighborSpec;
 
 static void
@@ -100,11 +101,13 @@ top_neighbors(const PzMatrix *m, const NeighborSpec *spec, int kn,
 {
 	int32		nitems = m->nitems;
 	double	   *acc;			/* [nitems] dot products with item i */
+	int32	   *support;		/* [nitems] subjects shared with item i */
 	int32	   *touched;		/* [nitems] items with acc != 0 */
 	bool	   *mark;			/* [nitems] listed in touched */
 	KnnCand    *heap;
 
 	acc = palloc0(sizeof(double) * Max(nitems, 1));
+	support = palloc0(sizeof(int32) * Max(nitems, 1));
 	touched = palloc(sizeof(int32) * Max(nitems, 1));
 	mark = palloc0(sizeof(bool) * Max(nitems, 1));
 	heap = palloc(sizeof(KnnCand) * kn);
@@ -131,6 +134,7 @@ top_neighbors(const PzMatrix *m, const NeighborSpec *spec, int kn,
 					touched[ntouched++] = j;
 				}
 				acc[j] += wi * spec->wrow[f];
+				support[j]++;
 			}
 		}
 
@@ -143,8 +147,12 @@ top_neighbors(const PzMatrix *m, const NeighborSpec *spec, int kn,
 
 			acc[j] = 0.0;
 			mark[j] = false;
-			if (j == i || !(dot > 0.0))
+			if (j == i || !(dot > 0.0) || support[j] < spec->min_support)
+			{
+				support[j] = 0;
 				continue;
+			}
+			support[j] = 0;
 			if (spec->norm)
 			{
 				double		denom = spec->norm[i] * spec->norm[j] + spec->shrink;
@@ -195,6 +203,7 @@ top_neighbors(const PzMatrix *m, const NeighborSpec *spec, int kn,
 	pfree(mark);
 	pfree(touched);
 	pfree(acc);
+	pfree(support);
 }
 
 void
@@ -227,6 +236,7 @@ pz_knn_fit(const PzMatrix *m, const PzKnnParams *p,
 	spec.wcol = m->item_vals;
 	spec.norm = norm;
 	spec.shrink = p->shrinkage;
+	spec.min_support = p->min_support;
 	top_neighbors(m, &spec, p->neighbors, neighbor, score);
 	pfree(norm);
 }
@@ -280,6 +290,7 @@ pz_rp3beta_fit(const PzMatrix *m, const PzRp3Params *p,
 	}
 	spec.wrow = wrow;
 	spec.wcol = wcol;
+	spec.min_support = p->min_support;
 	spec.scale = scale;
 	top_neighbors(m, &spec, p->neighbors, neighbor, score);
 	pfree(scale);
