@@ -90,7 +90,7 @@ SELECT model_card(:pop_fresh) -> 'privacy' -> 'differential_privacy' ->> 'noise'
 
 -- ---- 4. ALS: the card's arithmetic ------------------------------------------------------
 SET ROLE regress_dp_app;
-SELECT train('als', 'regress_dp', factors => 8, dp_epsilon => 4, activate => 'never') AS als \gset
+SELECT train('als', 'regress_dp', factors => 8, dp_epsilon => 4, activate => 'never', params => '{"dp_seed": 11}') AS als \gset
 RESET ROLE;
 SELECT d ->> 'max_per_subject' AS cap, m ->> 'releases' AS releases, params ->> 'weighting' AS weighting,
        params ->> 'iterations' AS iterations,
@@ -103,6 +103,11 @@ SELECT d ->> 'max_per_subject' AS cap, m ->> 'releases' AS releases, params ->> 
   FROM models, LATERAL (SELECT privacy -> 'differential_privacy' AS d) x, LATERAL (SELECT d -> 'model' AS m) y
  WHERE model_id = :als;
 SELECT trained_by FROM models WHERE model_id = :als;
+-- what the membership-inference attack proves about it stays within what it spent
+SELECT (privacy -> 'membership_inference' ->> 'ran')::boolean AS attacked,
+       (privacy -> 'membership_inference' ->> 'empirical_epsilon')::float8
+         <= (privacy -> 'differential_privacy' ->> 'epsilon')::float8 AS within_epsilon
+  FROM models WHERE model_id = :als;
 
 -- ---- 5. spending: recorded with the model, gone with a failed training -----------------
 SELECT purpose, epsilon, epsilon_spent, epsilon_remaining, delta, round(delta_spent::numeric, 9) AS delta_spent, models

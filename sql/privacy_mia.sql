@@ -57,6 +57,9 @@ SELECT mi ->> 'ran' AS ran, mi ->> 'passed' AS passed, (mi ->> 'auc')::float8 > 
        (mi ->> 'non_members')::int AS non_members, (mi ->> 'eligible_subjects')::int AS eligible,
        (mi ->> 'shadow_models')::int AS shadow_models
   FROM (SELECT model_card(:overfit) -> 'privacy' -> 'membership_inference' AS mi) c;
+-- the attack proves a lower bound on epsilon: far from private
+SELECT (model_card(:overfit) -> 'privacy' -> 'membership_inference' ->> 'empirical_epsilon')::float8 > 2
+       AS proves_epsilon_above_2;
 -- every figure is a share
 SELECT bool_and(v::float8 BETWEEN 0 AND 1) AS in_unit_range, count(*) AS figures
   FROM (SELECT model_card(:overfit) -> 'privacy' -> 'membership_inference' AS mi) c,

@@ -291,6 +291,69 @@ tpr_at_fpr(const double *mem, int n1, const double *non, int n2, double fpr)
 	return (double) hits / n1;
 }
 
+/*
+ * Wilson score bounds of a proportion k/n at z (one side each).  The audit
+ * below needs a lower bound of a rate and an upper bound of another.
+ */
+static double
+wilson(int k, int n, double z, bool upper)
+{
+	double		ph = (double) k / n;
+	double		d = 1 + z * z / n;
+	double		c = ph + z * z / (2.0 * n);
+	double		h = z * sqrt(ph * (1 - ph) / n + z * z / (4.0 * n * n));
+
+	return upper ? Min((c + h) / d, 1.0) : Max((c - h) / d, 0.0);
+}
+
+/*
+ * The epsilon the attack proves, at 95% confidence: an (epsilon, delta)-DP
+ * model allows at any threshold TPR <= e^epsilon FPR + delta, and likewise
+ * TNR <= e^epsilon FNR + delta (Jagielski et al., "Auditing differentially
+ * private machine learning", 2020).  Each threshold between two observed
+ * scores gives a bound from the confidence bounds of the rates (2.24: each
+ * of the two one-sided bounds at 98.75%, Bonferroni); the largest counts.
+ * Members and non-members come from one training run, so it is an
+ * indication rather than a proof (Steinke et al. 2023 analyse such audits);
+ * a private model whose figure exceeded its epsilon would be a bug.
+ */
+static double
+empirical_epsilon(const double *mem, int n1, const double *non, int n2, double delta)
+{
+	double	   *t = palloc(sizeof(double) * (n1 + n2));
+	double		best = 0;
+
+	memcpy(t, mem, sizeof(double) * n1);
+	memcpy(t + n1, non, sizeof(double) * n2);
+	qsort(t, n1 + n2, sizeof(double), double_cmp);
+	for (int i = 0; i < n1 + n2; i++)
+	{
+		int			tp = 0,
+					fp = 0;
+		double		tpr_lo,
+					fpr_hi,
+					tnr_lo,
+					fnr_hi;
+
+		if (i > 0 && t[i] == t[i - 1])
+			continue;
+		for (int j = 0; j < n1; j++)
+			tp += mem[j] >= t[i];
+		for (int j = 0; j < n2; j++)
+			fp += non[j] >= t[i];
+		tpr_lo = wilson(tp, n1, 2.24, false);
+		fpr_hi = wilson(fp, n2, 2.24, true);
+		tnr_lo = wilson(n2 - fp, n2, 2.24, false);
+		fnr_hi = wilson(n1 - tp, n1, 2.24, true);
+		if (tpr_lo > delta && fpr_hi > 0)
+			best = Max(best, log((tpr_lo - delta) / fpr_hi));
+		if (tnr_lo > delta && fnr_hi > 0)
+			best = Max(best, log((tnr_lo - delta) / fnr_hi));
+	}
+	pfree(t);
+	return best;
+}
+
 /* ---- the check ------------------------------------------------------------ */
 
 /* The shadow's training rows: every row of full but the non-members'. */
@@ -527,6 +590,8 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 		r.auc = r.auc_split;
 		r.tpr_1pct = tpr_at_fpr(split_mem, done, split_non, done, 0.01);
 		r.tpr_01pct = tpr_at_fpr(split_mem, done, split_non, done, 0.001);
+		r.empirical_epsilon = empirical_epsilon(split_mem, done, split_non, done,
+												p->dp.enabled ? p->dp.delta : 0);
 	}
 	else
 	{
@@ -534,6 +599,8 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 		r.auc = r.auc_self;
 		r.tpr_1pct = tpr_at_fpr(self_mem, done, self_non, done, 0.01);
 		r.tpr_01pct = tpr_at_fpr(self_mem, done, self_non, done, 0.001);
+		r.empirical_epsilon = empirical_epsilon(self_mem, done, self_non, done,
+												p->dp.enabled ? p->dp.delta : 0);
 	}
 	r.auc_stderr = auc_stderr(r.auc, done, done);
 	r.passed = !(r.auc > r.max_auc);
@@ -575,11 +642,12 @@ pz_membership_store(int64 model_id, const PzMiaResult *r)
 						 "\"auc\": %.4f, \"tpr_at_1pct_fpr\": %.4f, \"tpr_at_0_1pct_fpr\": %.4f, "
 						 "\"auc_by_attack\": {\"split\": %.4f, \"self\": %.4f}, "
 						 "\"auc_stderr\": %.4f, \"members\": %d, \"non_members\": %d, \"shadow_models\": %d, "
-						 "\"eligible_subjects\": %d, "
+						 "\"eligible_subjects\": %d, \"empirical_epsilon\": %.3f, "
 						 "\"max_auc\": %g, \"passed\": %s, \"check_ms\": %.1f}",
 						 r->attack, attack_description(r->attack), r->auc, r->tpr_1pct,
 						 r->tpr_01pct, r->auc_split, r->auc_self, r->auc_stderr, r->members,
-						 r->non_members, r->folds, r->eligible, r->max_auc, r->passed ? "true" : "false", r->check_ms);
+						 r->non_members, r->folds, r->eligible, r->empirical_epsilon, r->max_auc,
+						 r->passed ? "true" : "false", r->check_ms);
 	args[0] = Int64GetDatum(model_id);
 	args[1] = CStringGetTextDatum(s.data);
 	if (SPI_execute_with_args("UPDATE personalize.models SET privacy = coalesce(privacy, '{}') "

@@ -28,6 +28,7 @@ typedef struct PzMiaResult
 	int			eligible;		/* subjects with at least 2 items */
 	double		max_auc;		/* personalize.mia_max_auc when checked */
 	bool		passed;
+	double		empirical_epsilon;	/* lower bound the attack proves, 95% */
 	double		check_ms;
 } PzMiaResult;
 
