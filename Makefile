@@ -33,6 +33,7 @@ OBJS = \
 	src/model/foldin.o \
 	src/privacy/dp.o \
 	src/privacy/dp_fit.o \
+	src/privacy/dp_models.o \
 	src/privacy/mia.o \
 	src/serving/serving_shmem.o \
 	src/serving/serving_versions.o \

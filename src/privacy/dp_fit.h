@@ -33,6 +33,16 @@ extern void pz_dp_clip(PzMatrix *m, float clip);
 /* The private fit of p->algorithm into f (allocated like pz_fit's). */
 extern void pz_dp_fit(const PzMatrix *m, const TrainParams *p, Fitted *f);
 
+/* Shared by dp_fit.c and dp_models.c. */
+extern void *pz_dp_alloc0(Size count, Size size);
+extern uint64 pz_dp_mix(uint64 x);
+/* whether item i's noisy popularity is clearly above the noise */
+extern bool pz_dp_detected(const double *pop, int32 i, const PzDpParams *dp);
+extern void pz_dp_als_fit(const PzMatrix *m, const TrainParams *p, const double *pop,
+						  PzNoise *noise, float *X, float *Y);
+extern void pz_dp_knn_fit(const PzMatrix *m, const TrainParams *p, const double *pop,
+						  PzNoise *noise, int32 *nbr_out, float *score_out);
+
 /* What the card says of a private fit (a jsonb object). */
 extern Datum pz_dp_card(const TrainParams *p, const Fitted *f);
 
