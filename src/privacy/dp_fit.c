@@ -316,12 +316,13 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	TupleDesc	d;
 	bool		isnull;
 	bool		seed_null;
+	double		clip;
 	PzDpParams *dp = &p->dp;
 
 	memset(dp, 0, sizeof(*dp));
 	if (SPI_execute_with_args(
 			"SELECT ($1->>'dp_epsilon')::float8, coalesce(($1->>'dp_delta')::float8, 1e-6),"
-			" coalesce(($1->>'dp_max_per_subject')::int, 50), coalesce(($1->>'dp_clip')::real, 1),"
+			" coalesce(($1->>'dp_max_per_subject')::int, 50), coalesce(($1->>'dp_clip')::float8, 1),"
 			" coalesce(($1->>'dp_max_items')::int, 5000), ($1->>'dp_seed')::bigint,"
 			" $1 ? 'weighting', $1 ? 'iterations', $1 ?| array['dp_delta', 'dp_max_per_subject',"
 			" 'dp_clip', 'dp_max_items', 'dp_seed'], $1 ? 'factors'",
@@ -342,7 +343,7 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	dp->enabled = true;
 	dp->delta = DatumGetFloat8(SPI_getbinval(t, d, 2, &isnull));
 	dp->max_per_subject = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
-	dp->clip = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
+	clip = DatumGetFloat8(SPI_getbinval(t, d, 4, &isnull));
 	dp->max_items = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
 	dp->seed = (uint64) DatumGetInt64(SPI_getbinval(t, d, 6, &seed_null));
 	dp->seeded = !seed_null;
@@ -352,7 +353,8 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 			 "delta should be far below one over the number of subjects, e.g. 1e-6.");
 	dp_check("dp_max_per_subject", dp->max_per_subject, 1, 10000,
 			 "Items a subject contributes at most, e.g. 50.");
-	dp_check("dp_clip", dp->clip, 1e-6, 1e6, "The largest weighted value a row contributes, e.g. 1.");
+	dp_check("dp_clip", clip, 1e-6, 1e6, "The largest weighted value a row contributes, e.g. 1.");
+	dp->clip = (float) clip;
 	dp_check("dp_max_items", dp->max_items, 2, 10000,
 			 "Items item-kNN gives neighbours to at most (it keeps a dense pair table), e.g. 5000.");
 	if (p->tune)
