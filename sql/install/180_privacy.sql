@@ -104,7 +104,7 @@ BEGIN
 	PERFORM @extschema@.check_purpose_exists(purpose);
 	DELETE FROM @extschema@.privacy_budgets b WHERE b.purpose = drop_privacy_budget.purpose;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'purpose "%" has no privacy budget', purpose
+		RAISE EXCEPTION 'purpose "%" has no privacy budget to drop', purpose
 			USING ERRCODE = 'undefined_object', HINT = 'Budgets are listed in personalize.privacy_budget.';
 	END IF;
 END $$;
