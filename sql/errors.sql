@@ -113,6 +113,9 @@ SELECT model_card(:model) ->> 'algorithm' AS card_of_an_existing_model;
 SELECT make_consent('enhanced', '{location}', '{session}') AS registered_categories;
 SELECT count(*) AS rows_in_a_category FROM recommend(970001, category => 'err_music', exploration => 0, exclude_seen => false);
 SELECT train('popularity', purpose => 'recommendation', seed => 2, half_life => '7 days', activate => 'never') > :model AS half_life_positive;
+-- a bound is a bound as the parameter's type holds it: the smallest regularization is accepted
+SELECT train('als', seed => 4, factors => 2, regularization => 0.000001, activate => 'never') > :model AS smallest_regularization;
+SELECT train('rp3beta', seed => 4, alpha => 0.01, activate => 'never') > :model AS smallest_rp3beta_alpha;
 -- keys of another algorithm are not an error (the retrain job passes the
 -- active model's parameters to whatever algorithm it names)
 SELECT train('popularity', seed => 3, activate => 'never', params => '{"factors": 8}') > :model AS other_algorithms_keys;

@@ -85,10 +85,16 @@ pz_algorithm_name(Algorithm a)
 	return "?";
 }
 
+/*
+ * Compared in float, the type most parameters are kept in: a bound given as
+ * a real (regularization => 1e-6) is then within the bound it matches.
+ */
 static void
 check_range(const char *name, double value, double lo, double hi)
 {
-	if (!(value >= lo && value <= hi))
+	float		v = (float) value;
+
+	if (!(v >= (float) lo && v <= (float) hi))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be between %g and %g, not %g", name, lo, hi, value)));
