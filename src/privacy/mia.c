@@ -552,6 +552,12 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 	folds = Min(folds, PZ_MIA_MAX_FOLDS);
 	if (per_fold > 0)
 		folds = Min(folds, neligible / per_fold);
+	/* rounding must not drop a check the eligible subjects can afford */
+	if (per_fold * folds < PZ_MIA_MIN_SUBJECTS && neligible >= PZ_MIA_MIN_ELIGIBLE)
+	{
+		folds = PZ_MIA_MAX_FOLDS;
+		per_fold = neligible / PZ_MIA_MAX_FOLDS;
+	}
 	if (per_fold * folds < PZ_MIA_MIN_SUBJECTS)
 	{
 		r.ran = false;
