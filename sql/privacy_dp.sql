@@ -146,6 +146,17 @@ SELECT epsilon_spent, models FROM privacy_budget WHERE purpose = 'regress_dp';
 SELECT set_privacy_budget('regress_dp', (SELECT epsilon_spent + 1 FROM privacy_budgets WHERE purpose = 'regress_dp'), 1e-5);
 SELECT (run_job('regress_dp_retrain')).status;
 SELECT last_status, last_result ->> 'skipped' AS skipped FROM jobs WHERE job_name = 'regress_dp_retrain';
+-- an erasure the budget cannot pay a retraining for: the model trained with
+-- the erased subject stops serving all the same (fail closed)
+SELECT model_id AS active_before FROM models WHERE purpose = 'regress_dp' AND status = 'active' \gset
+SELECT :active_before IN (SELECT jsonb_array_elements_text(erase_subject(9100001) -> 'models_marked')::bigint) AS active_marked;
+SELECT (run_job('regress_dp_retrain')).status;
+SELECT last_result ->> 'reason' AS reason, (last_result ->> 'retired_model')::bigint = :active_before AS retired_the_active,
+       last_result ->> 'not_retrained' LIKE 'the privacy budget of purpose "regress_dp" has epsilon 1 %' AS why
+  FROM jobs WHERE job_name = 'regress_dp_retrain';
+SELECT status, status_reason LIKE 'retired after an erasure: no replacement could be trained (%' AS reason_given
+  FROM models WHERE model_id = :active_before;
+SELECT count(*) AS active_models FROM models WHERE purpose = 'regress_dp' AND status = 'active';
 SELECT unschedule_job('regress_dp_retrain');
 
 -- ---- cleanup -------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ BEGIN
 		UPDATE @extschema@.models m SET status = 'retired', retired_at = clock_timestamp(),
 		       status_reason = format('retired after an erasure: no replacement could be trained (%s)', unpaid)
 		 WHERE m.model_id = active.model_id AND m.status = 'active';
-		RETURN jsonb_build_object('reason', reason, 'retired_model', active.model_id, 'skipped', unpaid,
+		RETURN jsonb_build_object('reason', reason, 'retired_model', active.model_id, 'not_retrained', unpaid,
 		                          'serving', format('nothing: model %s was trained with an erased subject and %s; recommend() fails for purpose "%s" until a model is activated', active.model_id, unpaid, target));
 	END IF;
 	model := @extschema@.train_model(algorithm, target, params, job.owner);
