@@ -34,7 +34,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM personalize.training_progr
 # A long ALS fit in one session ...
 my $trainer = open_session($node, $node->safe_psql('postgres', 'SELECT current_user'));
 $trainer->query_until(qr/started/, qq{\\echo started
-SELECT personalize.train('als', factors => 16, iterations => 200, activate => 'never');
+SELECT personalize.train('als', factors => 64, iterations => 200, activate => 'never');
 });
 
 # ... is seen iterating from another.
@@ -54,9 +54,11 @@ is($node->safe_psql('postgres', q{
 	SELECT (pid IS NOT NULL) || ' ' || coalesce(purpose, '-') || ' ' || coalesce(phase, '-')
 	  FROM personalize.training_progress}, connstr => $node->connstr('postgres') . ' user=watcher'),
 	'true - -', 'another role sees that training runs, not what it is');
-like($node->safe_psql('postgres', 'SELECT phase FROM personalize.training_progress',
+# (whichever phase it has reached by now: the details are what matters)
+is($node->safe_psql('postgres', q{
+	SELECT coalesce(purpose, '-') || ' ' || (phase IS NOT NULL) FROM personalize.training_progress},
 		connstr => $node->connstr('postgres') . ' user=auditor'),
-	qr/fitting/, 'pg_read_all_stats sees the details');
+	'recommendation true', 'pg_read_all_stats sees the details');
 
 # Cancelled mid-fit: the row goes, and so does the half-made model.
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
@@ -80,7 +82,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM personalize.training_progr
 $trainer->query_until(qr/sub_started/, qq{\\echo sub_started
 BEGIN;
 SAVEPOINT s;
-SELECT personalize.train('als', factors => 16, iterations => 200, activate => 'never');
+SELECT personalize.train('als', factors => 64, iterations => 200, activate => 'never');
 });
 ok($node->poll_query_until('postgres', q{
 	SELECT count(*) = 1 FROM personalize.training_progress WHERE iteration >= 1}),
