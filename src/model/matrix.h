@@ -142,6 +142,13 @@ extern double *pz_als_fold_in_system(const float *Y, int k, const double *YtY,
 									 const PzAlsParams *p, double *b);
 extern void pz_cholesky_solve(const double *L, int k, double *b);
 
+/*
+ * In place, A = L L^T in the lower triangle of A [k x k].  A pivot at or
+ * below floor fails (false) when floor is 0; a positive floor replaces it
+ * (fold-in's minimum-norm-like answer for a singular system).
+ */
+extern bool pz_cholesky(double *A, int k, double floor);
+
 /* ---- item-kNN (train_knn.c) ---------------------------------------------- */
 
 typedef struct PzKnnParams

@@ -578,6 +578,13 @@ pz_als_fold_in_system(const float *Y, int k, const double *YtY,
 	for (int a = 0; a < k; a++)
 		tiny = Max(tiny, A[a * k + a]);
 	tiny = Max(tiny * 1e-12, DBL_MIN);
+	pz_cholesky(A, k, tiny);
+	return A;
+}
+
+bool
+pz_cholesky(double *A, int k, double floor)
+{
 	for (int j = 0; j < k; j++)
 	{
 		double	   *rj = A + (Size) j * k;
@@ -585,7 +592,13 @@ pz_als_fold_in_system(const float *Y, int k, const double *YtY,
 
 		for (int c = 0; c < j; c++)
 			d -= rj[c] * rj[c];
-		d = sqrt(Max(d, tiny));
+		if (!(d > floor))
+		{
+			if (!(floor > 0))
+				return false;
+			d = floor;
+		}
+		d = sqrt(d);
 		rj[j] = d;
 		for (int i = j + 1; i < k; i++)
 		{
@@ -597,7 +610,7 @@ pz_als_fold_in_system(const float *Y, int k, const double *YtY,
 			ri[j] = s / d;
 		}
 	}
-	return A;
+	return true;
 }
 
 /* Solve L L^T x = b in place (L from pz_als_fold_in_system). */

@@ -42,34 +42,6 @@ add_symmetric_noise(double *A, int k, double sigma, PzNoise *noise)
 		}
 }
 
-/* In-place Cholesky of the lower triangle; false when not positive definite. */
-static bool
-cholesky(double *A, int k)
-{
-	for (int j = 0; j < k; j++)
-	{
-		double	   *rj = A + (Size) j * k;
-		double		d = rj[j];
-
-		for (int c = 0; c < j; c++)
-			d -= rj[c] * rj[c];
-		if (!(d > 0))
-			return false;
-		d = sqrt(d);
-		rj[j] = d;
-		for (int i = j + 1; i < k; i++)
-		{
-			double	   *ri = A + (Size) i * k;
-			double		s = ri[j];
-
-			for (int c = 0; c < j; c++)
-				s -= ri[c] * rj[c];
-			ri[j] = s / d;
-		}
-	}
-	return true;
-}
-
 /* Subjects: exact solves against Y, projected into the unit ball. */
 static void
 dp_als_subjects(const PzMatrix *m, const PzAlsParams *p, const float *Y, float *X)
@@ -164,7 +136,7 @@ dp_als_items(const PzMatrix *m, const PzAlsParams *p, const PzDpParams *dp,
 			memcpy(L, A, sizeof(double) * k * k);
 			for (int a = 0; a < k; a++)
 				L[a * k + a] += ridge;
-			if (cholesky(L, k))
+			if (pz_cholesky(L, k, 0))
 			{
 				pz_cholesky_solve(L, k, b);
 				pfree(L);
