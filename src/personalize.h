@@ -14,6 +14,18 @@
 	PG_FUNCTION_INFO_V1(name); \
 	Datum name(PG_FUNCTION_ARGS)
 
+/* splitmix64's finaliser: a well-mixed 64-bit hash, for seeded choices. */
+static inline uint64
+pz_mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
 extern void pz_distance_init(void);
 extern void pz_visibility_init(void);
 /*

@@ -425,17 +425,6 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 
 /* ---- hold-out split -------------------------------------------------------- */
 
-static inline uint64
-mix64(uint64 x)
-{
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 /*
  * Per subject with at least two items, hold out round(holdout * n) of them
  * (at least one, never all), chosen by a seeded hash of (subject, item):
@@ -463,7 +452,7 @@ pz_split_matrix(const PzMatrix *m, double holdout, int64 seed)
 		{
 			/* the nheld smallest hashes are held out: find the cut */
 			for (int64 j = lo; j < hi; j++)
-				hashes[j - lo] = mix64((uint64) seed ^ mix64((uint64) m->user_ids[u] * 31 + (uint64) m->item_ids[m->user_items[j]]));
+				hashes[j - lo] = pz_pair_hash((uint64) seed, m->user_ids[u], m->item_ids[m->user_items[j]]);
 			for (int64 a = 0; a < nheld; a++)
 			{
 				uint64		best = PG_UINT64_MAX;

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "dp.h"
+#include "personalize.h"
 #include "matrix.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
@@ -97,6 +98,17 @@ typedef struct Split
 	int64	   *test_ptr;		/* [nusers + 1] into test_items */
 	int64	   *test_items;
 } Split;
+
+/*
+ * A seeded hash of one (subject, item) pair: the hold-out split, the
+ * membership check's halves and the private fits' cap each order a
+ * subject's items by it, independently of every other subject's rows.
+ */
+static inline uint64
+pz_pair_hash(uint64 seed, int64 subject, int64 item)
+{
+	return pz_mix64(seed ^ pz_mix64((uint64) subject * 31 + (uint64) item));
+}
 
 extern Split pz_split_matrix(const PzMatrix *m, double holdout, int64 seed);
 extern PzMatrix *pz_weighted_copy(const PzMatrix *m, const TrainParams *p);

@@ -71,13 +71,7 @@ pz_noise_init(PzNoise *n, const PzDpParams *dp)
 
 		/* splitmix64 spreads one seed over the four words */
 		for (int i = 0; i < 4; i++)
-		{
-			uint64		w = (z += UINT64CONST(0x9E3779B97F4A7C15));
-
-			w = (w ^ (w >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-			w = (w ^ (w >> 27)) * UINT64CONST(0x94D049BB133111EB);
-			n->s[i] = w ^ (w >> 31);
-		}
+			n->s[i] = pz_mix64(z += UINT64CONST(0x9E3779B97F4A7C15));
 	}
 	else if (!pg_strong_random(n->s, sizeof(n->s)))
 		ereport(ERROR,

@@ -116,16 +116,6 @@ pz_dp_plan(TrainParams *p)
 
 /* ---- bounding a subject's contribution ------------------------------------ */
 
-uint64
-pz_dp_mix(uint64 x)
-{
-	x ^= x >> 33;
-	x *= UINT64CONST(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	return x ^ (x >> 33);
-}
-
 typedef struct RankedItem
 {
 	uint64		rank;
@@ -164,7 +154,7 @@ pz_dp_cap(const PzMatrix *m, int cap, uint64 seed, const int64 *item_ids, int32 
 			{
 				all[e].item = m->user_items[lo + e];
 				all[e].value = m->user_vals[lo + e];
-				all[e].rank = pz_dp_mix(seed ^ pz_dp_mix((uint64) m->user_ids[u] * 31 + (uint64) m->item_ids[all[e].item]));
+				all[e].rank = pz_pair_hash(seed, m->user_ids[u], m->item_ids[all[e].item]);
 			}
 			qsort(all, len, sizeof(RankedItem), ranked_cmp);
 			r = all;

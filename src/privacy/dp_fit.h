@@ -35,7 +35,6 @@ extern void pz_dp_fit(const PzMatrix *m, const TrainParams *p, Fitted *f);
 
 /* Shared by dp_fit.c and dp_models.c. */
 extern void *pz_dp_alloc0(Size count, Size size);
-extern uint64 pz_dp_mix(uint64 x);
 /* whether item i's noisy popularity is clearly above the noise */
 extern bool pz_dp_detected(const double *pop, int32 i, const PzDpParams *dp);
 extern void pz_dp_als_fit(const PzMatrix *m, const TrainParams *p, const double *pop,

@@ -164,7 +164,7 @@ pz_dp_als_fit(const PzMatrix *m, const TrainParams *p, const double *pop, PzNois
 	for (Size e = 0; e < (Size) m->nitems * k; e++)
 	{
 		state += UINT64CONST(0x9E3779B97F4A7C15);
-		Y[e] = (float) ((double) (pz_dp_mix(state) >> 40) / 16777216.0 - 0.5) * 0.1f;
+		Y[e] = (float) ((double) (pz_mix64(state) >> 40) / 16777216.0 - 0.5) * 0.1f;
 	}
 	for (int it = 0; it < p->als.iterations; it++)
 	{

@@ -93,17 +93,6 @@ pz_mia_define_gucs(void)
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
-static inline uint64
-mix64(uint64 x)
-{
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 typedef struct Ranked
 {
 	uint64		hash;
@@ -402,8 +391,8 @@ attack_subject(const Fitted *f, const TrainParams *p, const PzMatrix *full, int3
 	/* the floor(n / 2) items of smallest hash make B, the rest A */
 	for (int j = 0; j < n; j++)
 	{
-		order[j].hash = mix64((uint64) p->seed ^ PZ_MIA_SALT_HALF ^
-							  mix64((uint64) full->user_ids[u] * 31 + (uint64) full->item_ids[items[j]]));
+		order[j].hash = pz_pair_hash((uint64) p->seed ^ PZ_MIA_SALT_HALF, full->user_ids[u],
+									 full->item_ids[items[j]]);
 		order[j].user = j;
 	}
 	qsort(order, n, sizeof(Ranked), ranked_cmp);
@@ -540,8 +529,8 @@ pz_membership_check(const PzMatrix *full, const TrainParams *p)
 
 		if (n < 2)
 			continue;
-		eligible[neligible].hash = mix64((uint64) p->seed ^ PZ_MIA_SALT_SUBJECT ^
-										 mix64((uint64) full->user_ids[u]));
+		eligible[neligible].hash = pz_mix64((uint64) p->seed ^ PZ_MIA_SALT_SUBJECT ^
+											pz_mix64((uint64) full->user_ids[u]));
 		eligible[neligible].user = u;
 		neligible++;
 		longest = Max(longest, n);
