@@ -567,9 +567,8 @@ pz_store_spend_privacy(int64 model_id, const char *purpose, const TrainParams *p
 	args[3] = Float8GetDatum(p->dp.delta);
 	if (!p->dp.enabled)
 		nulls[2] = nulls[3] = 'n';
-	if (SPI_execute_with_args("SELECT personalize.spend_privacy_budget($1, $2, $3, $4)",
-							  4, argtypes, args, nulls, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "personalize: could not spend the privacy budget");
+	spi_exec_nulls("SELECT personalize.spend_privacy_budget($1, $2, $3, $4)",
+				   4, argtypes, args, nulls, SPI_OK_SELECT);
 }
 
 void

@@ -46,9 +46,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "catalog/pg_type.h"
 #include "distance.h"
-#include "executor/spi.h"
 #include "mia.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -624,8 +622,6 @@ void
 pz_membership_store(int64 model_id, const PzMiaResult *r)
 {
 	StringInfoData s;
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2];
 
 	initStringInfo(&s);
 	if (!r->ran)
@@ -643,10 +639,6 @@ pz_membership_store(int64 model_id, const PzMiaResult *r)
 						 r->tpr_01pct, r->auc_split, r->auc_self, r->auc_stderr, r->members,
 						 r->non_members, r->folds, r->eligible, r->empirical_epsilon, r->max_auc,
 						 r->passed ? "true" : "false", r->check_ms);
-	args[0] = Int64GetDatum(model_id);
-	args[1] = CStringGetTextDatum(s.data);
-	if (SPI_execute_with_args("UPDATE personalize.models SET privacy = coalesce(privacy, '{}') "
-							  "|| jsonb_build_object('membership_inference', $2::jsonb) "
-							  "WHERE model_id = $1", 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "personalize: could not record the membership-inference check");
+	pz_store_privacy(model_id, "membership_inference",
+					 DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
 }
