@@ -26,6 +26,7 @@ DECLARE
 	fresh bigint;
 	reason text;
 	unpaid text;
+	why text;
 	model bigint;
 	retired bigint;
 	stale_after interval := coalesce((job.params ->> 'interval')::interval,
@@ -64,38 +65,39 @@ BEGIN
 	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
 	          || CASE WHEN reason = 'erasure' THEN '{"activate": "always"}'::jsonb ELSE '{}'::jsonb END;
 	-- the purpose's privacy budget decides before any work: a retraining it
-	-- cannot pay for is skipped; after an erasure the old model retires
+	-- cannot pay for is skipped
 	unpaid := @extschema@.privacy_budget_refusal(target, params);
-	IF unpaid IS NOT NULL THEN
-		IF reason <> 'erasure' THEN
-			RETURN jsonb_build_object('skipped', unpaid, 'interactions_up_to', coalesce(since, up_to));
-		END IF;
-		UPDATE @extschema@.models m SET status = 'retired', retired_at = clock_timestamp(),
-		       status_reason = format('retired after an erasure: no replacement could be trained (%s)', unpaid)
-		 WHERE m.model_id = active.model_id AND m.status = 'active';
-		RETURN jsonb_build_object('reason', reason, 'retired_model', active.model_id, 'not_retrained', unpaid,
-		                          'serving', format('nothing: model %s was trained with an erased subject and %s; recommend() fails for purpose "%s" until a model is activated', active.model_id, unpaid, target));
+	IF unpaid IS NOT NULL AND reason <> 'erasure' THEN
+		RETURN jsonb_build_object('skipped', unpaid, 'interactions_up_to', coalesce(since, up_to));
 	END IF;
-	model := @extschema@.train_model(algorithm, target, params, job.owner);
+	IF unpaid IS NULL THEN
+		model := @extschema@.train_model(algorithm, target, params, job.owner);
+		IF reason = 'erasure' AND (SELECT m.status FROM @extschema@.models m WHERE m.model_id = model) = 'rejected' THEN
+			why := format('its replacement, model %s, was rejected', model);
+		END IF;
+	ELSE
+		why := format('no replacement could be trained (%s)', unpaid);
+	END IF;
 	-- fail closed: after an erasure the old model must stop serving even
-	-- when its replacement failed the membership-inference gate; the
-	-- purpose then has no model until a person trains one that passes
-	IF reason = 'erasure' AND (SELECT m.status FROM @extschema@.models m WHERE m.model_id = model) = 'rejected' THEN
+	-- when no replacement passes the membership-inference gate or the
+	-- budget; the purpose then has no model until a person acts
+	IF why IS NOT NULL THEN
 		UPDATE @extschema@.models m SET status = 'retired', retired_at = clock_timestamp(),
-		       status_reason = format('retired after an erasure: its replacement, model %s, was rejected', model)
+		       status_reason = 'retired after an erasure: ' || why
 		 WHERE m.model_id = active.model_id AND m.status = 'active';
 		IF FOUND THEN
 			retired := active.model_id;
 		END IF;
 	END IF;
-	RETURN (SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
-	                                  'ndcg_at_k', m.metrics -> 'ndcg_at_k', 'status_reason', m.status_reason,
-	                                  'interactions_up_to', up_to)
-	               || CASE WHEN retired IS NOT NULL THEN jsonb_build_object(
-	                      'retired_model', retired,
-	                      'serving', format('nothing: model %s was trained with an erased subject and its replacement was rejected; recommend() fails for purpose "%s" until a model is activated', retired, target))
-	                  ELSE '{}'::jsonb END
-	          FROM @extschema@.models m WHERE m.model_id = model);
+	RETURN coalesce((SELECT jsonb_build_object('model_id', m.model_id, 'status', m.status, 'reason', reason,
+	                                           'ndcg_at_k', m.metrics -> 'ndcg_at_k', 'status_reason', m.status_reason,
+	                                           'interactions_up_to', up_to)
+	                   FROM @extschema@.models m WHERE m.model_id = model),
+	                jsonb_build_object('reason', reason, 'not_retrained', unpaid))
+	       || CASE WHEN retired IS NOT NULL THEN jsonb_build_object(
+	              'retired_model', retired,
+	              'serving', format('nothing: model %s was trained with an erased subject and %s; recommend() fails for purpose "%s" until a model is activated', retired, why, target))
+	          ELSE '{}'::jsonb END;
 END $$;
 REVOKE ALL ON FUNCTION retrain_job(jobs) FROM PUBLIC;
 COMMENT ON FUNCTION retrain_job(jobs) IS
