@@ -20,7 +20,7 @@ GRANT SELECT ON interaction_kinds TO PUBLIC;
 
 CREATE TABLE models (
 	model_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	algorithm       text NOT NULL CHECK (algorithm IN ('als', 'itemknn', 'popularity', 'rp3beta')),
+	algorithm       text NOT NULL CHECK (algorithm IN ('als', 'ease', 'itemknn', 'popularity', 'rp3beta')),
 	purpose         text NOT NULL REFERENCES purposes (name),
 	status          text NOT NULL DEFAULT 'training'
 	                CHECK (status IN ('training', 'candidate', 'active', 'rejected', 'retired')),
@@ -39,7 +39,7 @@ CREATE TABLE models (
 CREATE UNIQUE INDEX models_one_active ON models (purpose) WHERE status = 'active';
 COMMENT ON TABLE models IS 'every model version: parameters, data snapshot, held-out metrics, status';
 COMMENT ON COLUMN models.model_id IS 'the version number, in order of training';
-COMMENT ON COLUMN models.algorithm IS 'als, itemknn or popularity';
+COMMENT ON COLUMN models.algorithm IS 'als, ease, itemknn, rp3beta or popularity';
 COMMENT ON COLUMN models.purpose IS 'the purpose it was trained under and serves';
 COMMENT ON COLUMN models.status IS 'training, candidate, active (at most one per purpose), rejected or retired';
 COMMENT ON COLUMN models.params IS 'the parameters used, defaults included (what train() was asked for while training)';
@@ -165,7 +165,7 @@ BEGIN
 	RETURN @extschema@.train_model(algorithm, purpose, p, @extschema@.acting_role());
 END $$;
 COMMENT ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) IS
-	'train a model (als, itemknn, rp3beta, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one; with dp_epsilon, with differential privacy, paid from the purpose''s privacy budget';
+	'train a model (als, ease, itemknn, rp3beta, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one; with dp_epsilon, with differential privacy, paid from the purpose''s privacy budget';
 REVOKE ALL ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) FROM PUBLIC;
 
 CREATE FUNCTION subject_factors(model bigint, subject bigint) RETURNS embedding
@@ -326,7 +326,7 @@ SELECT m.model_id, m.algorithm, m.purpose, m.status, m.created_at,
   FROM @extschema@.models m;
 COMMENT ON VIEW model_cards IS 'one line per model version: status, data and held-out metrics; the full card is personalize.model_card(model_id)';
 COMMENT ON COLUMN model_cards.model_id IS 'the version';
-COMMENT ON COLUMN model_cards.algorithm IS 'als, itemknn or popularity';
+COMMENT ON COLUMN model_cards.algorithm IS 'als, ease, itemknn, rp3beta or popularity';
 COMMENT ON COLUMN model_cards.purpose IS 'the purpose it serves';
 COMMENT ON COLUMN model_cards.status IS 'training, candidate, active, rejected or retired';
 COMMENT ON COLUMN model_cards.created_at IS 'when training started';

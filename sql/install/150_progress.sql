@@ -14,7 +14,7 @@ COMMENT ON VIEW training_progress IS
 	'running training in this database: phase (reading, splitting, tuning, fitting, evaluating, checking privacy, storing), iteration i of n, rows read, elapsed time';
 COMMENT ON COLUMN training_progress.pid IS 'the backend training';
 COMMENT ON COLUMN training_progress.purpose IS 'the purpose trained for';
-COMMENT ON COLUMN training_progress.algorithm IS 'als, itemknn, rp3beta or popularity';
+COMMENT ON COLUMN training_progress.algorithm IS 'als, ease, itemknn, rp3beta or popularity';
 COMMENT ON COLUMN training_progress.model_id IS 'the model version being trained';
 COMMENT ON COLUMN training_progress.phase IS 'reading, splitting, tuning, fitting, evaluating, checking privacy (the membership-inference check) or storing';
 COMMENT ON COLUMN training_progress.iteration IS 'the ALS iteration under way';

@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $previous = '0.1.0';
-my @releases = ('0.1.0', '0.2.0', '0.3.0');
+my @releases = ('0.1.0', '0.2.0', '0.3.0', '0.4.0');
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
 # no background jobs: they would write to the databases being compared

@@ -1,7 +1,6 @@
 -- 0.3.0 -> 0.4.0: private models (differential privacy in training, a
 -- privacy budget per purpose, a membership-inference gate).  Parts that only
--- add objects are symbolic links to their sql/install/ file while 0.4.0 is
--- the newest version; when a later version changes one of those install
--- files, replace the link here by a copy of the file as released.
+-- added objects were symbolic links to their sql/install/ file while 0.4.0
+-- was the newest version; they are now copies of those files as released.
 -- test/t/006_upgrade.pl checks that an updated database has the same
 -- catalogue as a fresh install.

@@ -1,0 +1,10 @@
+
+-- models may be EASE models; the old check is replaced, not widened in place
+ALTER TABLE models DROP CONSTRAINT models_algorithm_check;
+ALTER TABLE models ADD CONSTRAINT models_algorithm_check
+	CHECK (algorithm IN ('als', 'ease', 'itemknn', 'popularity', 'rp3beta'));
+COMMENT ON COLUMN models.algorithm IS 'als, ease, itemknn, rp3beta or popularity';
+COMMENT ON COLUMN model_cards.algorithm IS 'als, ease, itemknn, rp3beta or popularity';
+COMMENT ON COLUMN training_progress.algorithm IS 'als, ease, itemknn, rp3beta or popularity';
+COMMENT ON FUNCTION train(text, text, integer, integer, real, real, integer, text, interval, boolean, real, integer, bigint, text, jsonb, float8, float8) IS
+	'train a model (als, ease, itemknn, rp3beta, popularity) on consented data only, evaluate it on held-out data, record it, and activate it if it is not worse than the active one; with dp_epsilon, with differential privacy, paid from the purpose''s privacy budget';
