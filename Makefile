@@ -25,6 +25,8 @@ OBJS = \
 	src/model/matrix.o \
 	src/model/train_als.o \
 	src/model/train_knn.o \
+	src/model/dense.o \
+	src/model/train_ease.o \
 	src/model/train.o \
 	src/model/tune.o \
 	src/model/train_categories.o \
@@ -63,7 +65,7 @@ UPGRADE_SCRIPTS = $(patsubst sql/upgrade/%,%.sql,$(UPGRADE_DIRS))
 DATA_built = personalize--$(EXTVERSION).sql $(UPGRADE_SCRIPTS)
 DATA = $(wildcard sql/released/personalize--*.sql)
 
-REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models recommend consent_side_channels jobs drift rights errors privacy_mia privacy_dp catalog_dump catalog_comments
+REGRESS = embedding_io embedding_ops embedding_agg embedding8 embedding_fuzz consent_type consent_rls consent_attacks consent_protect consent_ledger consent_layout consent_store metrics models models_ease recommend consent_side_channels jobs drift rights errors privacy_mia privacy_dp catalog_dump catalog_comments
 REGRESS_OPTS = --inputdir=. --load-extension=personalize
 
 EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out

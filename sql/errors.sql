@@ -91,11 +91,14 @@ SELECT kind, q AS statement, pg_temp.try(q) AS result
 	(69.2, 'bad value', $$SELECT train('als', dp_epsilon => 1, tune => true)$$),
 	(69.3, 'bad value', $$SELECT set_privacy_budget('recommendation', -1)$$),
 	(69.4, 'bad value', $$SELECT dp_noise_scale(1, 2, 1)$$),
+	(69.5, 'bad value', $$SELECT train('ease', params => '{"max_items": 0}')$$),
+	(69.6, 'bad value', $$SELECT train('ease', regularization => 0)$$),
 	-- 55000: not in a state to do it
 	(70, 'state', $$SELECT * FROM recommend(970001, purpose => 'marketing')$$),
 	(71, 'state', $$SELECT rollback_model('marketing')$$),
 	(72, 'state', $$SELECT train('popularity', dp_epsilon => 1)$$),
 	(75, 'not supported', $$SELECT train('rp3beta', dp_epsilon => 1)$$),
+	(76, 'not supported', $$SELECT train('ease', dp_epsilon => 1)$$),
 	-- 22P02 text input, 22P03 binary input (never 08P01, a protocol error)
 	(80, 'text input', $$SELECT '[1,2'::embedding$$),
 	(81, 'text input', $$SELECT 'personalization+Location'::consent$$),

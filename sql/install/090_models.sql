@@ -79,11 +79,11 @@ COMMENT ON TABLE model_item_factors IS 'item factors of ALS models (no subject f
 COMMENT ON COLUMN model_item_factors.model_id IS 'the model';
 COMMENT ON COLUMN model_item_factors.item_id IS 'the item';
 COMMENT ON COLUMN model_item_factors.factors IS 'the item''s latent factors';
-COMMENT ON TABLE model_neighbors IS 'nearest neighbours of each item in item-kNN models';
+COMMENT ON TABLE model_neighbors IS 'the neighbours of each item in item-kNN, RP3beta and EASE models';
 COMMENT ON COLUMN model_neighbors.model_id IS 'the model';
 COMMENT ON COLUMN model_neighbors.item_id IS 'the item';
 COMMENT ON COLUMN model_neighbors.neighbor_id IS 'a similar item';
-COMMENT ON COLUMN model_neighbors.score IS 'their similarity (BM25-weighted or cosine)';
+COMMENT ON COLUMN model_neighbors.score IS 'what the item adds to the neighbour''s score: a similarity (item-kNN), a walk probability (RP3beta) or a weight, possibly negative (EASE)';
 COMMENT ON TABLE model_popularity IS 'item scores of popularity models (also the fallback of the others for subjects without history)';
 COMMENT ON COLUMN model_popularity.model_id IS 'the model';
 COMMENT ON COLUMN model_popularity.item_id IS 'the item';

@@ -189,4 +189,26 @@ typedef struct PzRp3Params
 extern void pz_rp3beta_fit(const PzMatrix *m, const PzRp3Params *p,
 						   int32 *neighbor, float *score);
 
+/* ---- EASE (train_ease.c) -------------------------------------------------- */
+
+#define PZ_EASE_DEFAULT_REGULARIZATION 4
+#define PZ_EASE_DEFAULT_MAX_ITEMS 3000
+#define PZ_EASE_MAX_ITEMS 20000	/* 12 n^2 bytes: 4.8 GB */
+
+typedef struct PzEaseParams
+{
+	float		regularization; /* lambda over the mean diagonal of X^T X */
+	int			neighbors;		/* weights kept per item, by magnitude */
+	int			max_items;		/* items modelled, the most followed first */
+} PzEaseParams;
+
+/*
+ * EASE (Steck 2019): closed-form item-item weights over the max_items items
+ * with the most subjects, each item's `neighbors` weights largest in
+ * magnitude stored like pz_knn_fit's (some negative).  Returns the absolute
+ * lambda used; *items_modelled gets how many items have weights.
+ */
+extern double pz_ease_fit(const PzMatrix *m, const PzEaseParams *p, int32 *neighbor,
+						  float *score, int *items_modelled);
+
 #endif							/* PERSONALIZE_MATRIX_H */

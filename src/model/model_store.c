@@ -195,6 +195,7 @@ pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td)
 			break;
 		case ALG_ITEMKNN:
 		case ALG_RP3BETA:
+		case ALG_EASE:
 			store_neighbors(model_id, f);
 			break;
 		case ALG_POPULARITY:
@@ -311,6 +312,11 @@ effective_params(const TrainParams *p)
 			push_real(&state, "alpha", p->rp3.alpha);
 			push_real(&state, "beta", p->rp3.beta);
 			push_int(&state, "min_support", p->rp3.min_support);
+			break;
+		case ALG_EASE:
+			push_int(&state, "neighbors", p->ease.neighbors);
+			push_real(&state, "regularization", p->ease.regularization);
+			push_int(&state, "max_items", p->ease.max_items);
 			break;
 		case ALG_POPULARITY:
 			push_double(&state, "half_life_days", p->half_life_days);

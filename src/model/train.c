@@ -61,10 +61,12 @@ parse_algorithm(const char *name)
 		return ALG_POPULARITY;
 	if (strcmp(name, "rp3beta") == 0)
 		return ALG_RP3BETA;
+	if (strcmp(name, "ease") == 0)
+		return ALG_EASE;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown algorithm \"%s\"", name),
-			 errhint("Use als, itemknn, rp3beta or popularity.")));
+			 errhint("Use als, ease, itemknn, rp3beta or popularity.")));
 	pg_unreachable();
 }
 
@@ -81,6 +83,8 @@ pz_algorithm_name(Algorithm a)
 			return "popularity";
 		case ALG_RP3BETA:
 			return "rp3beta";
+		case ALG_EASE:
+			return "ease";
 	}
 	return "?";
 }
@@ -109,7 +113,7 @@ check_range(const char *name, double value, double lo, double hi)
 #define TRAIN_PARAM_KEYS \
 	"factors, iterations, regularization, alpha, cg_steps, neighbors, weighting, bm25_k1, " \
 	"bm25_b, shrinkage, beta, half_life_days, holdout, k, seed, tune, activate, keep_models, " \
-	"min_support, dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
+	"min_support, max_items, dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
 
 static void
 check_param_keys(Jsonb *params)
@@ -160,7 +164,8 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 	if (weighting == NULL)
 		w = p->algorithm == ALG_ALS ? PZ_WEIGHT_LOG :
 			p->algorithm == ALG_ITEMKNN ? PZ_WEIGHT_BM25 :
-			p->algorithm == ALG_RP3BETA ? PZ_WEIGHT_BINARY : PZ_WEIGHT_NONE;
+			(p->algorithm == ALG_RP3BETA || p->algorithm == ALG_EASE) ? PZ_WEIGHT_BINARY :
+			PZ_WEIGHT_NONE;
 	else if (strcmp(weighting, "cosine") == 0)
 		w = PZ_WEIGHT_NONE;
 	else
@@ -174,11 +179,13 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("weighting bm25 is not available for %s", pz_algorithm_name(p->algorithm)),
-				 errhint("Use none, binary or log; bm25 is for itemknn and rp3beta.")));
+				 errhint("Use none, binary or log; bm25 is for itemknn, rp3beta and ease.")));
 	p->weighting = (PzWeighting) w;
 
 	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.3),"
-							  " coalesce(($1->>'neighbors')::int, 200)",
+							  " coalesce(($1->>'neighbors')::int, 200),"
+							  " coalesce(($1->>'regularization')::real, " CppAsString2(PZ_EASE_DEFAULT_REGULARIZATION) "),"
+							  " coalesce(($1->>'max_items')::int, " CppAsString2(PZ_EASE_DEFAULT_MAX_ITEMS) ")",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "personalize: could not read training parameters");
 	t = SPI_tuptable->vals[0];
@@ -192,6 +199,16 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 		check_range("alpha", p->rp3.alpha, 0.01, 10);
 		check_range("beta", p->rp3.beta, 0, 2);
 		check_range("neighbors", p->rp3.neighbors, 1, 1000);
+	}
+	p->ease.neighbors = p->rp3.neighbors;
+	p->ease.regularization = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
+	p->ease.max_items = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+	if (p->algorithm == ALG_EASE)
+	{
+		/* relative to the mean diagonal: above 1e3 every weight is ~0 */
+		check_range("regularization", p->ease.regularization, 1e-4, 1e3);
+		check_range("neighbors", p->ease.neighbors, 1, 1000);
+		check_range("max_items", p->ease.max_items, 1, PZ_EASE_MAX_ITEMS);
 	}
 }
 
@@ -248,7 +265,8 @@ parse_params(const char *algorithm, Jsonb *params)
 	check_range("factors", p.als.factors, 1, 256);
 	check_range("iterations", p.als.iterations, 1, 200);
 	/* without regularization, more factors than the data supports drift */
-	check_range("regularization", p.als.regularization, 1e-6, 1e6);
+	if (p.algorithm != ALG_EASE)	/* EASE's is relative, checked with its own */
+		check_range("regularization", p.als.regularization, 1e-6, 1e6);
 	check_range("alpha", p.als.alpha, 0, 1e6);
 	check_range("cg_steps", p.als.cg_steps, 1, 64);
 	check_range("neighbors", p.knn.neighbors, 1, 1000);
@@ -561,6 +579,12 @@ pz_fit(const PzMatrix *m, const TrainParams *p)
 			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
 			pz_rp3beta_fit(m, &p->rp3, f.nbr, f.nbr_score);
 			break;
+		case ALG_EASE:
+			f.nn = p->ease.neighbors;
+			f.nbr = huge_alloc0((Size) m->nitems * f.nn, sizeof(int32));
+			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
+			f.ease_lambda = pz_ease_fit(m, &p->ease, f.nbr, f.nbr_score, &f.ease_items_modelled);
+			break;
 		case ALG_POPULARITY:
 			break;
 	}
@@ -615,6 +639,7 @@ score_user(const Fitted *f, int32 u, float *scores)
 			break;
 		case ALG_ITEMKNN:
 		case ALG_RP3BETA:
+		case ALG_EASE:
 			memset(scores, 0, sizeof(float) * m->nitems);
 			for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
 			{
@@ -814,6 +839,11 @@ PZ_FUNCTION(pz_train_model)
 	pz_progress_phase(PZ_PHASE_FITTING_FINAL);
 	weighted = pz_weighted_copy(full, &p);
 	f = pz_fit(weighted, &p);
+	if (p.algorithm == ALG_EASE && !p.dp.enabled)
+		warnings = lappend(warnings,
+						   psprintf("EASE modelled %d of %d items (max_items %d), regularization %g x the mean diagonal = %g",
+									f.ease_items_modelled, weighted->nitems, p.ease.max_items,
+									p.ease.regularization, f.ease_lambda));
 	pz_progress_phase(PZ_PHASE_CHECKING_PRIVACY);
 	/* before storing: activation reads the result from the model's row */
 	mia = pz_membership_check(full, &p);

@@ -18,7 +18,8 @@ typedef enum Algorithm
 	ALG_ALS,
 	ALG_ITEMKNN,
 	ALG_POPULARITY,
-	ALG_RP3BETA
+	ALG_RP3BETA,
+	ALG_EASE
 } Algorithm;
 
 typedef struct TrainParams
@@ -27,6 +28,7 @@ typedef struct TrainParams
 	PzAlsParams als;
 	PzKnnParams knn;
 	PzRp3Params rp3;
+	PzEaseParams ease;
 	PzWeighting weighting;		/* of the interaction values, every algorithm */
 	double		half_life_days; /* popularity decay; <= 0: none */
 	double		holdout;		/* share of each subject's items held out */
@@ -68,10 +70,12 @@ typedef struct Fitted
 	double	   *YtY;			/* ALS: Y^T Y [k x k], for folding subjects in */
 	PzAlsParams als;
 	int			nn;
-	int32	   *nbr;			/* kNN, RP3beta neighbours [nitems x nn] */
+	int32	   *nbr;			/* kNN, RP3beta, EASE neighbours [nitems x nn] */
 	float	   *nbr_score;
 	double	   *popularity;		/* [nitems] */
 	int32		dp_items_modelled;	/* private fits: items given factors or neighbours */
+	int			ease_items_modelled;	/* EASE: items given weights */
+	double		ease_lambda;	/* EASE: the absolute regularization used */
 } Fitted;
 
 typedef struct Metrics

@@ -103,6 +103,11 @@ static const Axis rp3_axes[] = {
 	{"beta", AXIS_STEP, 0.1, 0, 1},
 	{"neighbors", AXIS_FACTOR, 2, 10, 1000},
 };
+/* EASE: lambda relative to the mean Gram diagonal; serving reads binary histories */
+static const Axis ease_axes[] = {
+	{"weighting", AXIS_CHOICE, 0, 0, 0, 2, {PZ_WEIGHT_BINARY, PZ_WEIGHT_LOG}},
+	{"regularization", AXIS_FACTOR, 2, 1e-4, 1e3},
+};
 /* The starting grid: every combination of two axes' listed values. */
 typedef struct Grid
 {
@@ -117,6 +122,7 @@ typedef struct Grid
 static const Grid als_grid = {0, 2, {PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY}, 1, 4, {0.25, 1, 4, 16}};
 static const Grid knn_grid = {0, 4, {PZ_WEIGHT_BM25, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}, -1};
 static const Grid rp3_grid = {0, 2, {PZ_WEIGHT_BINARY, PZ_WEIGHT_LOG}, 2, 4, {0, 0.2, 0.4, 0.6}};
+static const Grid ease_grid = {1, 3, {1, 4, 16}, -1};
 static const Grid popularity_grid = {0, 3, {PZ_WEIGHT_NONE, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY}, -1};
 
 static const Axis popularity_axes[] = {
@@ -142,6 +148,9 @@ get_point(Algorithm a, const TrainParams *p, double *v)
 			v[2] = p->rp3.beta;
 			v[3] = p->rp3.neighbors;
 			break;
+		case ALG_EASE:
+			v[1] = p->ease.regularization;
+			break;
 		case ALG_POPULARITY:
 			break;
 	}
@@ -165,6 +174,9 @@ set_point(Algorithm a, TrainParams *p, const double *v)
 			p->rp3.alpha = (float) v[1];
 			p->rp3.beta = (float) v[2];
 			p->rp3.neighbors = (int) rint(v[3]);
+			break;
+		case ALG_EASE:
+			p->ease.regularization = (float) v[1];
 			break;
 		case ALG_POPULARITY:
 			break;
@@ -352,6 +364,11 @@ pz_tune(const PzMatrix *train, const TrainData *td, TrainParams p, List **warnin
 			se.axes = rp3_axes;
 			se.naxes = lengthof(rp3_axes);
 			grid = &rp3_grid;
+			break;
+		case ALG_EASE:
+			se.axes = ease_axes;
+			se.naxes = lengthof(ease_axes);
+			grid = &ease_grid;
 			break;
 		case ALG_POPULARITY:
 			se.axes = popularity_axes;

@@ -76,11 +76,12 @@ pz_dp_plan(TrainParams *p)
 	PzDpParams *dp = &p->dp;
 
 	Assert(dp->enabled);
-	if (p->algorithm == ALG_RP3BETA)
+	if (p->algorithm == ALG_RP3BETA || p->algorithm == ALG_EASE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rp3beta cannot be trained with differential privacy"),
-				 errhint("Train als, itemknn or popularity with dp_epsilon, or rp3beta without it.")));
+				 errmsg("%s cannot be trained with differential privacy", pz_algorithm_name(p->algorithm)),
+				 errhint("Train als, itemknn or popularity with dp_epsilon, or %s without it.",
+						 pz_algorithm_name(p->algorithm))));
 	if (p->weighting == PZ_WEIGHT_BM25)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -137,6 +137,7 @@ score_history(const Fitted *f, const TrainParams *p, const int32 *items,
 			break;
 		case ALG_ITEMKNN:
 		case ALG_RP3BETA:
+		case ALG_EASE:
 			memset(scores, 0, sizeof(float) * nitems);
 			for (int j = 0; j < n; j++)
 				for (int k = 0; k < f->nn; k++)

@@ -265,12 +265,17 @@ score_als(const PzRequest *r, const PzEligibility *e, PzTopK *pool)
 			pz_topk_push(pool, i, pz_kernels->dot(pz_Y(s) + (Size) i * k, r->u, k), PZ_SOURCE_MODEL);
 }
 
-/* Summed similarity to the history, over the history's neighbours only. */
+/*
+ * Summed similarity to the history, over the history's neighbours only.
+ * EASE's weights may be negative, so a sum may pass through zero: an item
+ * is listed as touched by its mark, not by its score.
+ */
 static void
 score_knn(const PzRequest *r, const PzEligibility *e, PzTopK *pool)
 {
 	const PzServing *s = r->s;
 	float	   *score = palloc0(sizeof(float) * Max(s->nitems, 1));
+	bool	   *mark = palloc0(sizeof(bool) * Max(s->nitems, 1));
 	int32	   *touched = palloc(sizeof(int32) * Max((Size) r->nhistory * s->nn, 1));
 	int			ntouched = 0;
 
@@ -286,8 +291,11 @@ score_knn(const PzRequest *r, const PzEligibility *e, PzTopK *pool)
 		sim = pz_nbr_score(s) + (Size) j * s->nn;
 		for (int n = 0; n < s->nn && nbr[n] >= 0; n++)
 		{
-			if (score[nbr[n]] == 0.0f)
+			if (!mark[nbr[n]])
+			{
+				mark[nbr[n]] = true;
 				touched[ntouched++] = nbr[n];
+			}
 			score[nbr[n]] += sim[n];
 		}
 	}

@@ -87,9 +87,10 @@ read_model(int64 model_id, ModelInfo *info)
 	algorithm = SPI_getvalue(t, d, 1);
 	info->model_id = model_id;
 	strlcpy(info->purpose, SPI_getvalue(t, d, 2), sizeof(info->purpose));
-	/* RP3beta is served like item-kNN: scores summed over stored neighbours */
+	/* RP3beta and EASE are served like item-kNN: stored neighbour scores summed */
 	info->algorithm = strcmp(algorithm, "als") == 0 ? PZ_SERVE_ALS :
-		(strcmp(algorithm, "itemknn") == 0 || strcmp(algorithm, "rp3beta") == 0) ?
+		(strcmp(algorithm, "itemknn") == 0 || strcmp(algorithm, "rp3beta") == 0 ||
+		 strcmp(algorithm, "ease") == 0) ?
 		PZ_SERVE_ITEMKNN : PZ_SERVE_POPULARITY;
 	info->k = info->algorithm == PZ_SERVE_ALS ? DatumGetInt32(SPI_getbinval(t, d, 3, &isnull)) : 0;
 	info->nn = info->algorithm == PZ_SERVE_ITEMKNN ? DatumGetInt32(SPI_getbinval(t, d, 4, &isnull)) : 0;

@@ -90,10 +90,12 @@ configs() {
 	echo "itemknn|personalize.train('itemknn', activate => 'always')"
 	echo "als|personalize.train('als', activate => 'always')"
 	echo "rp3beta|personalize.train('rp3beta', activate => 'always')"
+	echo "ease|personalize.train('ease', activate => 'always')"
 	for s in $SEEDS; do
 		echo "itemknn_tuned_s$s|personalize.train('itemknn', tune => true, seed => $s, activate => 'always')"
 		echo "als_tuned_s$s|personalize.train('als', tune => true, seed => $s, activate => 'always')"
 		echo "rp3beta_tuned_s$s|personalize.train('rp3beta', tune => true, seed => $s, activate => 'always')"
+		echo "ease_tuned_s$s|personalize.train('ease', tune => true, seed => $s, activate => 'always')"
 		echo "popularity_tuned_s$s|personalize.train('popularity', tune => true, seed => $s, activate => 'always')"
 	done
 }

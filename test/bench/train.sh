@@ -1,8 +1,8 @@
 #!/bin/bash
 # Training benchmark: loads the synthetic data set of test/gen/generate.sql
 # (default 6,000 subjects x 4,000 items x 1,000,000 interactions with planted
-# tastes) and trains ALS (64 factors, 15 iterations), item-kNN and popularity
-# on it, and RP3beta, in one invocation.  Prints, per algorithm, the end-to-end time of
+# tastes) and trains ALS (32 factors, 15 iterations), item-kNN, popularity,
+# RP3beta and EASE on it, in one invocation.  Prints, per algorithm, the end-to-end time of
 # train() (read consented rows, split, fit, evaluate, refit, store), the
 # backend's peak memory, and the held-out metrics side by side, so ALS can be
 # compared with popularity on NDCG@10.
@@ -68,8 +68,9 @@ echo "== training (each in a fresh session)"
 	train itemknn "personalize.train('itemknn', activate => 'never')"
 	train popularity "personalize.train('popularity', activate => 'never')"
 	train rp3beta "personalize.train('rp3beta', activate => 'never')"
+	train ease "personalize.train('ease', activate => 'never')"
 	if [ "$TUNE" = 1 ]; then
-		for a in als itemknn rp3beta popularity; do
+		for a in als itemknn rp3beta ease popularity; do
 			train ${a}_tuned "personalize.train('$a', tune => true, activate => 'never')"
 		done
 	fi
@@ -90,7 +91,8 @@ SELECT r.label AS algorithm, r.seconds AS train_s, r.peak_mb,
              m.data->>'subjects_included' AS subjects, m.data->>'rows_used' AS rows,
              concat_ws(' ', 'weighting=' || (m.params->>'weighting'), 'factors=' || (m.params->>'factors'),
                        'alpha=' || (m.params->>'alpha'), 'reg=' || (m.params->>'regularization'),
-                       'beta=' || (m.params->>'beta'), 'neighbors=' || (m.params->>'neighbors')) AS params
+                       'beta=' || (m.params->>'beta'), 'neighbors=' || (m.params->>'neighbors'),
+                       'max_items=' || (m.params->>'max_items')) AS params
         FROM runs r JOIN personalize.models m ON m.model_id = r.model ORDER BY r.model;
 SELECT round(((a.metrics->>'ndcg_at_k')::float8 / nullif((p.metrics->>'ndcg_at_k')::float8, 0))::numeric, 2)
              AS als_ndcg_over_popularity
