@@ -699,7 +699,7 @@ top_k(const Fitted *f, int32 u, float *scores, int k, int64 *out)
  * was seen, every catalogue item ranked.
  */
 Metrics
-pz_evaluate(const Fitted *f, const Split *s, int k)
+pz_evaluate(const Fitted *f, const Split *s, int k, float *per_subject)
 {
 	const PzMatrix *m = f->m;
 	Metrics		r = {0};
@@ -716,6 +716,8 @@ pz_evaluate(const Fitted *f, const Split *s, int k)
 					hi = s->test_ptr[u + 1];
 		int			n;
 
+		if (per_subject)
+			per_subject[u] = NAN;
 		if (hi == lo)
 			continue;
 		score_user(f, u, scores);
@@ -730,6 +732,8 @@ pz_evaluate(const Fitted *f, const Split *s, int k)
 			ndcg_sq += rm.ndcg * rm.ndcg;
 			r.map += rm.average_precision;
 			r.subjects++;
+			if (per_subject)
+				per_subject[u] = (float) rm.ndcg;
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -834,7 +838,7 @@ PZ_FUNCTION(pz_train_model)
 	weighted = pz_weighted_copy(train, &p);
 	f = pz_fit(weighted, &p);
 	pz_progress_phase(PZ_PHASE_EVALUATING);
-	metrics = pz_evaluate(&f, &split, p.k);
+	metrics = pz_evaluate(&f, &split, p.k, NULL);
 	pz_fitted_free(&f);
 	pz_progress_phase(PZ_PHASE_FITTING_FINAL);
 	weighted = pz_weighted_copy(full, &p);

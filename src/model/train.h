@@ -118,7 +118,11 @@ extern Split pz_split_matrix(const PzMatrix *m, double holdout, int64 seed);
 extern PzMatrix *pz_weighted_copy(const PzMatrix *m, const TrainParams *p);
 extern Fitted pz_fit(const PzMatrix *m, const TrainParams *p);
 extern void pz_fitted_free(Fitted *f);
-extern Metrics pz_evaluate(const Fitted *f, const Split *s, int k);
+/*
+ * per_subject, when not NULL, gets each subject's NDCG@k (NaN for subjects
+ * with nothing held out): tuning compares points subject by subject.
+ */
+extern Metrics pz_evaluate(const Fitted *f, const Split *s, int k, float *per_subject);
 extern const char *pz_algorithm_name(Algorithm a);
 
 /* tune.c */
