@@ -93,6 +93,15 @@ SELECT train('als', factors => 4, iterations => 5, seed => 1, weighting => 'bina
 SELECT params->>'weighting' AS weighting FROM models WHERE model_id = :als_binary;
 SELECT params->>'weighting' AS default_weighting, params->>'factors' AS default_factors,
        params->>'alpha' AS default_alpha FROM models WHERE model_id = :als;
+-- log_idf, ALS's default: fold-in multiplies ln(1 + value) by the item's
+-- stored idf over its mean, here recomputed from the rows the model used
+WITH x AS (SELECT DISTINCT subject_id, item_id FROM interactions WHERE subject_id <= 26),
+     df AS (SELECT it.item_id, count(x.subject_id) AS df FROM items it LEFT JOIN x USING (item_id) GROUP BY 1),
+     idf AS (SELECT item_id, df, greatest(ln(26) - ln(1 + df), 1e-6) AS idf FROM df)
+SELECT max(abs(f.idf - i.idf * (SELECT sum(df) FROM idf) / (SELECT sum(df * idf) FROM idf))) < 1e-5 AS stored_idf_is_the_formula,
+       count(*) AS items
+  FROM model_item_factors f JOIN idf i USING (item_id) WHERE f.model_id = :als;
+SELECT count(idf) AS idf_stored_for_log FROM model_item_factors WHERE model_id = :als_binary;
 SELECT params->>'weighting' AS itemknn_default FROM models WHERE model_id = :knn;
 SELECT train('itemknn', neighbors => 5, weighting => 'cosine', seed => 1, activate => 'never') AS knn_cos \gset
 SELECT params->>'weighting' AS cosine_is_none FROM models WHERE model_id = :knn_cos;
@@ -148,6 +157,7 @@ SELECT train('als', regularization => 0);
 SELECT train('itemknn', weighting => 'tfidf');
 SELECT train('als', weighting => 'bm25');
 SELECT train('popularity', weighting => 'bm25');
+SELECT train('popularity', weighting => 'log_idf');
 SELECT train('rp3beta', params => '{"beta": 3}');
 SELECT train('rp3beta', alpha => 0);
 SELECT train('popularity', purpose => 'nope');

@@ -59,6 +59,7 @@ CREATE TABLE model_item_factors (
 	model_id bigint NOT NULL REFERENCES models ON DELETE CASCADE,
 	item_id  bigint NOT NULL,
 	factors  embedding NOT NULL,
+	idf      real,
 	PRIMARY KEY (model_id, item_id)
 );
 CREATE TABLE model_neighbors (
@@ -79,6 +80,7 @@ COMMENT ON TABLE model_item_factors IS 'item factors of ALS models (no subject f
 COMMENT ON COLUMN model_item_factors.model_id IS 'the model';
 COMMENT ON COLUMN model_item_factors.item_id IS 'the item';
 COMMENT ON COLUMN model_item_factors.factors IS 'the item''s latent factors';
+COMMENT ON COLUMN model_item_factors.idf IS 'weighting log_idf: the factor fold-in multiplies the item''s ln(1 + value) by (its idf over the mean); NULL for the other weightings';
 COMMENT ON TABLE model_neighbors IS 'the neighbours of each item in item-kNN, RP3beta and EASE models';
 COMMENT ON COLUMN model_neighbors.model_id IS 'the model';
 COMMENT ON COLUMN model_neighbors.item_id IS 'the item';

@@ -34,6 +34,7 @@ typedef struct FoldinModel
 	int32		nitems;
 	int64	   *item_ids;		/* sorted */
 	float	   *Y;				/* [nitems x k] */
+	float	   *idf;			/* [nitems]: log_idf's item factor, else 1 */
 	double	   *YtY;			/* [k x k] */
 	MemoryContext cxt;
 } FoldinModel;
@@ -86,7 +87,7 @@ load_model(int64 model_id)
 	if (cached.weighting < 0)
 		cached.weighting = PZ_WEIGHT_NONE;	/* a model of 0.2.0 */
 
-	if (SPI_execute_with_args("SELECT item_id, factors FROM personalize.model_item_factors "
+	if (SPI_execute_with_args("SELECT item_id, factors, coalesce(idf, 1) FROM personalize.model_item_factors "
 							  "WHERE model_id = $1 ORDER BY item_id",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: item factor lookup failed");
@@ -100,6 +101,7 @@ load_model(int64 model_id)
 	cached.item_ids = palloc(sizeof(int64) * cached.nitems);
 	cached.Y = MemoryContextAllocHuge(cached.cxt, sizeof(float) * (Size) cached.nitems * k);
 	cached.YtY = palloc(sizeof(double) * k * k);
+	cached.idf = palloc(sizeof(float) * Max(cached.nitems, 1));
 	for (int32 i = 0; i < cached.nitems; i++)
 	{
 		Embedding  *e;
@@ -111,6 +113,7 @@ load_model(int64 model_id)
 			elog(ERROR, "personalize: model " INT64_FORMAT " has factors of %d dimensions, expected %d",
 				 model_id, e->dim, k);
 		memcpy(cached.Y + (Size) i * k, e->x, sizeof(float) * k);
+		cached.idf[i] = DatumGetFloat4(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
 	}
 	pz_als_gram(cached.Y, cached.nitems, k, cached.YtY);
 	MemoryContextSwitchTo(old);
@@ -136,7 +139,8 @@ visible_history(int64 subject, int32 **items, float **values)
 		if (idx >= 0 && rows[r].value > 0)
 		{
 			(*items)[n] = idx;
-			(*values)[n] = pz_weigh_value((PzWeighting) cached.weighting, rows[r].value);
+			(*values)[n] = pz_weigh_value((PzWeighting) cached.weighting, rows[r].value,
+										  cached.idf[idx]);
 			n++;
 		}
 	}

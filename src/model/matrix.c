@@ -427,7 +427,7 @@ pz_matrix_item_index(const PzMatrix *m, int64 item_id)
 
 /* ---- weighting ------------------------------------------------------------ */
 
-static const char *const weighting_names[] = {"none", "binary", "log", "bm25"};
+static const char *const weighting_names[] = {"none", "binary", "log", "bm25", "log_idf"};
 
 const char *
 pz_weighting_name(PzWeighting w)
@@ -456,13 +456,20 @@ pz_weighting_parse(const char *name)
  * would otherwise get weight zero or below, which would drop it from the
  * matrix or flip the sign of its similarities.
  */
+static double
+item_idf(const PzMatrix *m, int32 i)
+{
+	double		df = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
+
+	return Max(log((double) Max(m->nusers, 1)) - log1p(df), 1e-6);
+}
+
 static void
 weigh_bm25(PzMatrix *m, double k1, double b)
 {
 	double	   *len = palloc(sizeof(double) * Max(m->nusers, 1));
 	double		total = 0.0;
 	double		mean;
-	double		logn = log((double) Max(m->nusers, 1));
 
 	for (int32 u = 0; u < m->nusers; u++)
 	{
@@ -482,15 +489,24 @@ weigh_bm25(PzMatrix *m, double k1, double b)
 
 		for (int64 e = m->user_ptr[u]; e < m->user_ptr[u + 1]; e++)
 		{
-			int32		i = m->user_items[e];
-			double		df = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
-			double		idf = Max(logn - log1p(df), 1e-6);
+			double		idf = item_idf(m, m->user_items[e]);
 			double		v = m->user_vals[e];
 
 			m->user_vals[e] = (float) Max(v * (k1 + 1.0) / (k1 * norm + v) * idf, FLT_MIN);
 		}
 	}
 	pfree(len);
+}
+
+void
+pz_item_idf(const PzMatrix *m, float *idf)
+{
+	double		sum = 0.0;
+
+	for (int32 i = 0; i < m->nitems; i++)
+		sum += item_idf(m, i) * (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
+	for (int32 i = 0; i < m->nitems; i++)
+		idf[i] = (m->nnz > 0 && sum > 0.0) ? (float) (item_idf(m, i) * m->nnz / sum) : 1.0f;
 }
 
 void
@@ -508,9 +524,18 @@ pz_matrix_weigh(PzMatrix *m, PzWeighting w, double bm25_k1, double bm25_b)
 					 errmsg("BM25 needs k1 >= 0 and b between 0 and 1")));
 		weigh_bm25(m, bm25_k1, bm25_b);
 	}
+	else if (w == PZ_WEIGHT_LOG_IDF)
+	{
+		float	   *idf = alloc_array(Max(m->nitems, 1), sizeof(float), "items");
+
+		pz_item_idf(m, idf);
+		for (int64 e = 0; e < m->nnz; e++)
+			m->user_vals[e] = Max(pz_weigh_value(w, m->user_vals[e], idf[m->user_items[e]]), FLT_MIN);
+		pfree(idf);
+	}
 	else
 		for (int64 e = 0; e < m->nnz; e++)
-			m->user_vals[e] = Max(pz_weigh_value(w, m->user_vals[e]), FLT_MIN);
+			m->user_vals[e] = Max(pz_weigh_value(w, m->user_vals[e], 1.0f), FLT_MIN);
 
 	/* the columns hold the same values, in column order */
 	next = alloc_array((int64) m->nitems + 1, sizeof(int64), "items");

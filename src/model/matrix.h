@@ -60,22 +60,29 @@ extern PzMatrix *pz_matrix_build(PzTriple *triples, int64 ntriples,
  *			pz_matrix_weigh); it depends on the whole matrix, so models that
  *			weigh a subject's history again at serving time (ALS fold-in)
  *			cannot use it
+ *	log_idf	log(1 + value) x the item's idf over its mean (pz_item_idf): the
+ *			idf is a per-item factor, stored with ALS models, so fold-in
+ *			weighs a history as training did
  */
 typedef enum PzWeighting
 {
 	PZ_WEIGHT_NONE,
 	PZ_WEIGHT_BINARY,
 	PZ_WEIGHT_LOG,
-	PZ_WEIGHT_BM25
+	PZ_WEIGHT_BM25,
+	PZ_WEIGHT_LOG_IDF
 } PzWeighting;
 
 /* The name of a weighting, and back (-1: unknown name). */
 extern const char *pz_weighting_name(PzWeighting w);
 extern int	pz_weighting_parse(const char *name);
 
-/* One value, for the weightings that need nothing but the value. */
+/*
+ * One value, for the weightings that need nothing but the value and, for
+ * log_idf, the item's factor (pz_item_idf; 1 for the others).
+ */
 static inline float
-pz_weigh_value(PzWeighting w, float v)
+pz_weigh_value(PzWeighting w, float v, float item_factor)
 {
 	switch (w)
 	{
@@ -83,10 +90,19 @@ pz_weigh_value(PzWeighting w, float v)
 			return v > 0.0f ? 1.0f : 0.0f;
 		case PZ_WEIGHT_LOG:
 			return v > 0.0f ? log1pf(v) : 0.0f;
+		case PZ_WEIGHT_LOG_IDF:
+			return v > 0.0f ? log1pf(v) * item_factor : 0.0f;
 		default:
 			return v;
 	}
 }
+
+/*
+ * idf[i] = max(ln(subjects) - ln(1 + subjects of i), 1e-6), divided by its
+ * mean over the matrix's entries, so that log_idf keeps log's scale (and
+ * alpha its meaning); 1 for items nobody has.
+ */
+extern void pz_item_idf(const PzMatrix *m, float *idf);
 
 /*
  * Reweigh every stored value of m in place (rows and columns alike).  BM25

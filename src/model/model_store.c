@@ -109,19 +109,29 @@ factor_array(const float *factors, int rows, int k, Oid emb_oid)
 }
 
 static void
-store_factors(int64 model_id, const char *table, const int64 *ids, const float *factors,
+store_factors(int64 model_id, const int64 *ids, const float *factors, const float *idf,
 			  int rows, int k)
 {
 	Oid			emb_oid = embedding_type_oid();
-	Oid			argtypes[3] = {INT8OID, INT8ARRAYOID, get_array_type(emb_oid)};
-	Datum		args[3];
-	char	   *sql = psprintf("INSERT INTO personalize.%s SELECT $1, u.id, u.f "
-							   "FROM unnest($2, $3) AS u(id, f)", table);
+	Oid			argtypes[4] = {INT8OID, INT8ARRAYOID, get_array_type(emb_oid), FLOAT4ARRAYOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', idf ? ' ' : 'n'};
 
 	args[0] = Int64GetDatum(model_id);
 	args[1] = int64_array(ids, rows);
 	args[2] = factor_array(factors, rows, k, emb_oid);
-	spi_exec(sql, 3, argtypes, args, SPI_OK_INSERT);
+	args[3] = (Datum) 0;
+	if (idf)
+	{
+		Datum	   *d = palloc_extended(sizeof(Datum) * Max(rows, 1), MCXT_ALLOC_HUGE);
+
+		for (int i = 0; i < rows; i++)
+			d[i] = Float4GetDatum(idf[i]);
+		args[3] = PointerGetDatum(construct_array(d, rows, FLOAT4OID, 4, true, TYPALIGN_INT));
+	}
+	spi_exec_nulls("INSERT INTO personalize.model_item_factors (model_id, item_id, factors, idf) "
+				   "SELECT $1, u.id, u.f, u.w FROM unnest($2, $3, $4) AS u(id, f, w)",
+				   4, argtypes, args, nulls, SPI_OK_INSERT);
 }
 
 static void
@@ -191,7 +201,7 @@ pz_store_parameters(int64 model_id, const Fitted *f, const TrainData *td)
 	switch (f->algorithm)
 	{
 		case ALG_ALS:
-			store_factors(model_id, "model_item_factors", m->item_ids, f->Y, m->nitems, f->k);
+			store_factors(model_id, m->item_ids, f->Y, f->item_idf, m->nitems, f->k);
 			break;
 		case ALG_ITEMKNN:
 		case ALG_RP3BETA:

@@ -1,8 +1,8 @@
 /*
  * train.c
  *		personalize.train(): read the interactions visible under a purpose,
- *		weigh them (none, binary, log, BM25), fit a model (ALS, item-kNN,
- *		RP3beta, popularity), optionally tuned (tune.c), score it on a seeded
+ *		weigh them (none, binary, log, BM25, log_idf), fit a model (ALS, item-kNN,
+ *		RP3beta, EASE, popularity), optionally tuned (tune.c), score it on a seeded
  *		per-subject hold-out, refit on everything, store it as a new model
  *		version with its data snapshot and metrics, and activate it if it is
  *		not worse than the active one.
@@ -162,7 +162,7 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 	int			w;
 
 	if (weighting == NULL)
-		w = p->algorithm == ALG_ALS ? PZ_WEIGHT_LOG :
+		w = p->algorithm == ALG_ALS ? PZ_WEIGHT_LOG_IDF :
 			p->algorithm == ALG_ITEMKNN ? PZ_WEIGHT_BM25 :
 			(p->algorithm == ALG_RP3BETA || p->algorithm == ALG_EASE) ? PZ_WEIGHT_BINARY :
 			PZ_WEIGHT_NONE;
@@ -174,12 +174,14 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown weighting \"%s\"", weighting),
-				 errhint("Use none, binary, log or bm25.")));
-	if (w == PZ_WEIGHT_BM25 && (p->algorithm == ALG_ALS || p->algorithm == ALG_POPULARITY))
+				 errhint("Use none, binary, log, log_idf or bm25.")));
+	if ((w == PZ_WEIGHT_BM25 && (p->algorithm == ALG_ALS || p->algorithm == ALG_POPULARITY)) ||
+		(w == PZ_WEIGHT_LOG_IDF && p->algorithm == ALG_POPULARITY))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("weighting bm25 is not available for %s", pz_algorithm_name(p->algorithm)),
-				 errhint("Use none, binary or log; bm25 is for itemknn, rp3beta and ease.")));
+				 errmsg("weighting %s is not available for %s", weighting, pz_algorithm_name(p->algorithm)),
+				 errhint("Use none, binary%s or log; bm25 is for itemknn, rp3beta and ease.",
+						 p->algorithm == ALG_ALS ? ", log_idf" : "")));
 	p->weighting = (PzWeighting) w;
 
 	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.3),"
@@ -566,6 +568,12 @@ pz_fit(const PzMatrix *m, const TrainParams *p)
 			f.YtY = huge_alloc0((Size) f.k * f.k, sizeof(double));
 			pz_als_gram(f.Y, m->nitems, f.k, f.YtY);
 			f.als = p->als;
+			if (p->weighting == PZ_WEIGHT_LOG_IDF)
+			{
+				/* the weighted copy has the raw matrix's structure, so the same idf */
+				f.item_idf = huge_alloc0(m->nitems, sizeof(float));
+				pz_item_idf(m, f.item_idf);
+			}
 			break;
 		case ALG_ITEMKNN:
 			f.nn = p->knn.neighbors;
@@ -602,6 +610,8 @@ pz_fitted_free(Fitted *f)
 		pfree(f->Y);
 	if (f->YtY)
 		pfree(f->YtY);
+	if (f->item_idf)
+		pfree(f->item_idf);
 	if (f->nbr)
 		pfree(f->nbr);
 	if (f->nbr_score)

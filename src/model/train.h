@@ -69,6 +69,7 @@ typedef struct Fitted
 	float	   *Y;				/* ALS item factors [nitems x k] */
 	double	   *YtY;			/* ALS: Y^T Y [k x k], for folding subjects in */
 	PzAlsParams als;
+	float	   *item_idf;		/* ALS with log_idf: each item's factor [nitems] */
 	int			nn;
 	int32	   *nbr;			/* kNN, RP3beta, EASE neighbours [nitems x nn] */
 	float	   *nbr_score;

@@ -97,7 +97,7 @@ typedef struct Search
 } Search;
 
 static const Axis als_axes[] = {
-	{"weighting", AXIS_CHOICE, 0, 0, 0, 3, {PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}},
+	{"weighting", AXIS_CHOICE, 0, 0, 0, 4, {PZ_WEIGHT_LOG_IDF, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}},
 	{"alpha", AXIS_FACTOR, 2, 1.0 / 64, 1024},
 	{"regularization", AXIS_FACTOR, 4, 1e-4, 1e4},
 	{"factors", AXIS_FACTOR, 2, 4, 256},
@@ -128,7 +128,7 @@ typedef struct Grid
 	double		v2[4];
 } Grid;
 
-static const Grid als_grid = {0, 2, {PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY}, 1, 4, {0.25, 1, 4, 16}};
+static const Grid als_grid = {0, 3, {PZ_WEIGHT_LOG_IDF, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY}, 1, 4, {0.25, 1, 4, 16}};
 static const Grid knn_grid = {0, 4, {PZ_WEIGHT_BM25, PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_NONE}, -1};
 static const Grid rp3_grid = {0, 2, {PZ_WEIGHT_BINARY, PZ_WEIGHT_LOG}, 2, 4, {0, 0.2, 0.4, 0.6}};
 static const Grid ease_grid = {1, 3, {1, 4, 16}, -1};

@@ -82,11 +82,11 @@ pz_dp_plan(TrainParams *p)
 				 errmsg("%s cannot be trained with differential privacy", pz_algorithm_name(p->algorithm)),
 				 errhint("Train als, itemknn or popularity with dp_epsilon, or %s without it.",
 						 pz_algorithm_name(p->algorithm))));
-	if (p->weighting == PZ_WEIGHT_BM25)
+	if (p->weighting == PZ_WEIGHT_BM25 || p->weighting == PZ_WEIGHT_LOG_IDF)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("weighting bm25 cannot be used with differential privacy"),
-				 errhint("BM25 weighs each value by every subject's rows; use binary (the default with dp_epsilon), log or none.")));
+				 errmsg("weighting %s cannot be used with differential privacy", pz_weighting_name(p->weighting)),
+				 errhint("It weighs each value by every subject's rows; use binary (the default with dp_epsilon), log or none.")));
 	dp->rho = pz_dp_rho(dp->epsilon, dp->delta);
 	dp->sensitivity_popularity = sqrt((double) dp->max_per_subject) * dp->clip;
 	switch (p->algorithm)

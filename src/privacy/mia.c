@@ -130,7 +130,8 @@ score_history(const Fitted *f, const TrainParams *p, const int32 *items,
 	{
 		case ALG_ALS:
 			for (int j = 0; j < n; j++)
-				wvals[j] = pz_weigh_value(p->weighting, raw[j]);
+				wvals[j] = pz_weigh_value(p->weighting, raw[j],
+										  f->item_idf ? f->item_idf[items[j]] : 1.0f);
 			pz_als_fold_in(f->Y, f->k, f->YtY, items, wvals, n, &f->als, x);
 			for (int32 i = 0; i < nitems; i++)
 				scores[i] = pz_kernels->dot(x, f->Y + (Size) i * f->k, f->k);

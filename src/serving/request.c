@@ -244,7 +244,7 @@ fold_in(PzRequest *r)
 		{
 			/* weighted as the model was trained */
 			items[n] = i;
-			values[n] = pz_weigh_value((PzWeighting) s->weighting, r->history[h].value);
+			values[n] = pz_weigh_value((PzWeighting) s->weighting, r->history[h].value, pz_idf(s)[i]);
 			n++;
 		}
 	}
@@ -362,7 +362,8 @@ pz_request_contributions(const PzRequest *r, int32 item, float *contrib)
 			for (int a = 0; a < k; a++)
 				dot += v[a] * yj[a];
 			contrib[h] = (float) ((1.0 + (double) s->alpha *
-								   pz_weigh_value((PzWeighting) s->weighting, r->history[h].value)) * dot);
+								   pz_weigh_value((PzWeighting) s->weighting, r->history[h].value,
+												  pz_idf(s)[j])) * dot);
 		}
 		pfree(v);
 	}

@@ -64,6 +64,7 @@ typedef struct PzServing
 	Size		off_Y8;			/* int8 [nitems * k] */
 	Size		off_Y8_scale;	/* float [nitems] */
 	Size		off_YtY;		/* double [k * k] */
+	Size		off_idf;		/* float [nitems]: log_idf's item factor, else 1 */
 	Size		off_nbr;		/* int32 [nitems * nn], item index, -1 unused */
 	Size		off_nbr_score;	/* float [nitems * nn] */
 	Size		off_shown;		/* pg_atomic_uint64 [nitems] */
@@ -79,6 +80,7 @@ typedef struct PzServing
 #define pz_Y8(s)			PZ_AT(s, off_Y8, const int8 *)
 #define pz_Y8_scale(s)		PZ_AT(s, off_Y8_scale, const float *)
 #define pz_YtY(s)			PZ_AT(s, off_YtY, const double *)
+#define pz_idf(s)			PZ_AT(s, off_idf, const float *)
 #define pz_nbr(s)			PZ_AT(s, off_nbr, const int32 *)
 #define pz_nbr_score(s)		PZ_AT(s, off_nbr_score, const float *)
 #define pz_shown(s)			PZ_AT(s, off_shown, pg_atomic_uint64 *)

@@ -242,6 +242,7 @@ layout(PzServing *h, const Catalogue *c, const ModelInfo *m)
 	h->off_Y8 = section(&at, mul_size(n, m->k));
 	h->off_Y8_scale = section(&at, mul_size(n, sizeof(float)));
 	h->off_YtY = section(&at, mul_size(mul_size(m->k, m->k), sizeof(double)));
+	h->off_idf = section(&at, mul_size(n, sizeof(float)));
 	h->off_nbr = section(&at, mul_size(mul_size(n, m->nn), sizeof(int32)));
 	h->off_nbr_score = section(&at, mul_size(mul_size(n, m->nn), sizeof(float)));
 	h->off_shown = section(&at, mul_size(n, sizeof(pg_atomic_uint64)));
@@ -289,6 +290,8 @@ factor_row(HeapTuple t, TupleDesc d, void *arg)
 				 errmsg("model " INT64_FORMAT " has factors of %d dimensions for item " INT64_FORMAT ", expected %d",
 						s->model_id, e->dim, pz_item_ids(s)[i], k)));
 	memcpy(PZ_AT(s, off_Y, float *) + (Size) i * k, e->x, sizeof(float) * k);
+	if (!heap_attisnull(t, 3, d))
+		PZ_AT(s, off_idf, float *)[i] = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
 	PZ_AT(s, off_Y8_scale, float *)[i] = pz_quantize_i8(e->x, k, PZ_AT(s, off_Y8, int8 *) + (Size) i * k);
 	PZ_AT(s, off_flags, uint8 *)[i] |= PZ_ITEM_FACTORS;
 }
@@ -296,7 +299,7 @@ factor_row(HeapTuple t, TupleDesc d, void *arg)
 static void
 read_factors(PzServing *s)
 {
-	for_each_row("SELECT item_id, factors FROM personalize.model_item_factors "
+	for_each_row("SELECT item_id, factors, idf FROM personalize.model_item_factors "
 				 "WHERE model_id = $1 ORDER BY item_id",
 				 INT8OID, Int64GetDatum(s->model_id), factor_row, s);
 	pz_als_gram(pz_Y(s), s->nitems, s->k, PZ_AT(s, off_YtY, double *));
@@ -469,6 +472,8 @@ pz_serving_build(int64 model_id, uint64 catalogue_version,
 	memset(s, 0, h.total_size);
 	memcpy(s, &h, sizeof(h));
 	copy_catalogue(s, &c);
+	for (int32 i = 0; i < s->nitems; i++)
+		PZ_AT(s, off_idf, float *)[i] = 1.0f;
 	if (s->k > 0)
 		read_factors(s);
 	if (s->nn > 0)

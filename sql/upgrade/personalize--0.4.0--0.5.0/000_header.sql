@@ -1,3 +1,4 @@
--- 0.4.0 -> 0.5.0: EASE, a closed-form item-item model (Steck 2019), as a
--- fifth algorithm.  test/t/006_upgrade.pl checks that an updated database
--- has the same catalogue as a fresh install.
+-- 0.4.0 -> 0.5.0: quality on real data.  EASE, a closed-form item-item
+-- model (Steck 2019), as a fifth algorithm; the log_idf weighting, whose
+-- per-item factor ALS models store for fold-in.  test/t/006_upgrade.pl
+-- checks that an updated database has the same catalogue as a fresh install.
