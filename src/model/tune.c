@@ -24,11 +24,12 @@
  * relative margin (1%, formerly) was within the noise: on the Last.fm split
  * the search moved from 32 to 16 factors on a 3% validation gain (1.4
  * standard errors) and lost 5% on the test split; the defaults, good across
- * the data sets measured, are kept unless something is clearly better.  Numeric axes have no grid edge to get
- * stuck on: a step is a factor (or an increment), bounded only by what the
- * parameter allows, so an optimum past the usual range is still reached; a
- * pick that ends at such a bound is reported.  Categorical axes (the
- * weighting) try every other value.
+ * the data sets measured, are kept unless something is clearly better.
+ *
+ * Numeric axes have no grid edge to get stuck on: a step is a factor (or an
+ * increment), bounded only by what the parameter allows, so an optimum past
+ * the usual range is still reached; a pick that ends at such a bound is
+ * reported.  Categorical axes (the weighting) try every other value.
  *
  * Every point and its score go into the card (metrics.tuning), with where
  * the search started, what it picked and which axes ended at a bound.
