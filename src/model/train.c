@@ -184,7 +184,7 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 						 p->algorithm == ALG_ALS ? ", log_idf" : "")));
 	p->weighting = (PzWeighting) w;
 
-	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.3),"
+	if (SPI_execute_with_args("SELECT ($1->>'alpha')::real, coalesce(($1->>'beta')::real, 0.4),"
 							  " coalesce(($1->>'neighbors')::int, 200),"
 							  " coalesce(($1->>'regularization')::real, " CppAsString2(PZ_EASE_DEFAULT_REGULARIZATION) "),"
 							  " coalesce(($1->>'max_items')::int, " CppAsString2(PZ_EASE_DEFAULT_MAX_ITEMS) ")",
