@@ -21,7 +21,7 @@ SELECT s, i, 'browsing_history'
  WHERE abs(hashint4(s * 1000 + i)) % 100 < CASE WHEN i % 3 = s % 3 THEN 45 ELSE 8 END;
 
 -- every weight kept (neighbors >= items - 1), so the closed form can be checked
-SELECT train('ease', neighbors => 200, seed => 1, activate => 'never') AS ease \gset
+SELECT train('ease', neighbors => 200, weighting => 'binary', seed => 1, activate => 'never') AS ease \gset
 SELECT status, algorithm, params->>'regularization' AS regularization, params->>'max_items' AS max_items,
        params->>'neighbors' AS neighbors, params->>'weighting' AS weighting,
        array_to_string(warnings, ' ') LIKE 'EASE modelled 150 of 150 items (max_items 3000), regularization 4 x the mean diagonal = %' AS reports_lambda
@@ -72,7 +72,7 @@ SELECT (SELECT count(*) FROM weighted) AS items_with_weights,
        NOT EXISTS (SELECT FROM weighted EXCEPT SELECT FROM followed) AS only_the_most_followed,
        (SELECT max(c) FROM (SELECT count(*) AS c FROM model_neighbors WHERE model_id = :small GROUP BY item_id) t) AS most_kept
   FROM (SELECT) one;
-SELECT params->>'max_items' AS max_items FROM models WHERE model_id = :small;
+SELECT params->>'max_items' AS max_items, params->>'weighting' AS default_weighting FROM models WHERE model_id = :small;
 
 -- serving: a recommendation's score is the sum of its weights from the
 -- visible history, negative ones included, and explain() adds up to it

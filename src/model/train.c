@@ -164,8 +164,8 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 	if (weighting == NULL)
 		w = p->algorithm == ALG_ALS ? PZ_WEIGHT_LOG_IDF :
 			p->algorithm == ALG_ITEMKNN ? PZ_WEIGHT_BM25 :
-			(p->algorithm == ALG_RP3BETA || p->algorithm == ALG_EASE) ? PZ_WEIGHT_BINARY :
-			PZ_WEIGHT_NONE;
+			p->algorithm == ALG_RP3BETA ? PZ_WEIGHT_BINARY :
+			p->algorithm == ALG_EASE ? PZ_WEIGHT_LOG : PZ_WEIGHT_NONE;
 	else if (strcmp(weighting, "cosine") == 0)
 		w = PZ_WEIGHT_NONE;
 	else

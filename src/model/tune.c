@@ -115,7 +115,7 @@ static const Axis rp3_axes[] = {
 };
 /* EASE: lambda relative to the mean Gram diagonal; serving reads binary histories */
 static const Axis ease_axes[] = {
-	{"weighting", AXIS_CHOICE, 0, 0, 0, 3, {PZ_WEIGHT_BINARY, PZ_WEIGHT_LOG, PZ_WEIGHT_LOG_IDF}},
+	{"weighting", AXIS_CHOICE, 0, 0, 0, 3, {PZ_WEIGHT_LOG, PZ_WEIGHT_BINARY, PZ_WEIGHT_LOG_IDF}},
 	{"regularization", AXIS_FACTOR, 2, 1e-4, 1e3},
 };
 /* The starting grid: every combination of two axes' listed values. */
