@@ -114,6 +114,11 @@ load_model(int64 model_id)
 				 model_id, e->dim, k);
 		memcpy(cached.Y + (Size) i * k, e->x, sizeof(float) * k);
 		cached.idf[i] = DatumGetFloat4(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+		if (!(cached.idf[i] > 0.0f) || isinf(cached.idf[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model " INT64_FORMAT " has idf %g for item " INT64_FORMAT ", expected a positive number",
+							model_id, cached.idf[i], cached.item_ids[i])));
 	}
 	pz_als_gram(cached.Y, cached.nitems, k, cached.YtY);
 	MemoryContextSwitchTo(old);

@@ -291,7 +291,17 @@ factor_row(HeapTuple t, TupleDesc d, void *arg)
 						s->model_id, e->dim, pz_item_ids(s)[i], k)));
 	memcpy(PZ_AT(s, off_Y, float *) + (Size) i * k, e->x, sizeof(float) * k);
 	if (!heap_attisnull(t, 3, d))
-		PZ_AT(s, off_idf, float *)[i] = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
+	{
+		float		idf = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
+
+		/* fold-in would turn a broken weight into NaN scores for everyone */
+		if (!(idf > 0.0f) || isinf(idf))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model " INT64_FORMAT " has idf %g for item " INT64_FORMAT ", expected a positive number",
+							s->model_id, idf, pz_item_ids(s)[i])));
+		PZ_AT(s, off_idf, float *)[i] = idf;
+	}
 	PZ_AT(s, off_Y8_scale, float *)[i] = pz_quantize_i8(e->x, k, PZ_AT(s, off_Y8, int8 *) + (Size) i * k);
 	PZ_AT(s, off_flags, uint8 *)[i] |= PZ_ITEM_FACTORS;
 }
