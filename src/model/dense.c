@@ -26,9 +26,9 @@
 #include <math.h>
 
 #include "miscadmin.h"
-#include "utils/memutils.h"
 
 #include "dense.h"
+#include "matrix.h"
 
 #define PANEL	64				/* columns factored together */
 #define JTILE	128				/* packed rows kept in cache by the update */
@@ -53,17 +53,6 @@ static inline double
 hsum4(pz_v4d v)
 {
 	return (v[0] + v[2]) + (v[1] + v[3]);
-}
-
-static void *
-dense_alloc(Size count, Size size)
-{
-	if (count > 0 && size > MaxAllocHugeSize / count)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("dense matrix too large: %zu elements of %zu bytes", count, size)));
-	return MemoryContextAllocExtended(CurrentMemoryContext, Max(count * size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }
 
 /*
@@ -171,7 +160,7 @@ update_trailing(double *A, int n, int r0, const double *packed, int rows)
 bool
 pz_dense_cholesky(double *A, int n)
 {
-	double	   *packed = dense_alloc((Size) n + 4, sizeof(double) * PANEL);
+	double	   *packed = pz_alloc_zeroed((Size) n + 4, sizeof(double) * PANEL);
 	bool		ok = true;
 
 	for (int kb = 0; kb < n && ok; kb += PANEL)
@@ -287,7 +276,7 @@ inverse_block(const double *A, int n, int c0, double *Y)
 void
 pz_dense_inverse_from_cholesky(const double *A, int n, float *P)
 {
-	double	   *Y = dense_alloc(n, sizeof(double) * RHS);
+	double	   *Y = pz_alloc_zeroed(n, sizeof(double) * RHS);
 
 	for (int c0 = 0; c0 < n; c0 += RHS)
 	{

@@ -47,6 +47,17 @@ alloc_array(int64 count, Size size, const char *what)
 								  Max((Size) count * size, (Size) 1));
 }
 
+void *
+pz_alloc_zeroed(Size count, Size size)
+{
+	if (count > 0 && size > MaxAllocHugeSize / count)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training data too large: %zu elements of %zu bytes", count, size)));
+	return MemoryContextAllocExtended(CurrentMemoryContext, Max(count * size, 1),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
 /* Map a signed id to an unsigned key with the same order. */
 static inline uint64
 id_key(int64 id)

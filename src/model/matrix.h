@@ -110,6 +110,12 @@ extern void pz_item_idf(const PzMatrix *m, float *idf);
  */
 extern void pz_matrix_weigh(PzMatrix *m, PzWeighting w, double bm25_k1, double bm25_b);
 
+/*
+ * count x size zeroed bytes from CurrentMemoryContext, more than 1 GB
+ * allowed, the product checked (program_limit_exceeded).
+ */
+extern void *pz_alloc_zeroed(Size count, Size size);
+
 /* Dense index of an id, or -1 (binary search; ids are sorted). */
 extern int32 pz_search_ids(const int64 *ids, int32 n, int64 id);
 extern int32 pz_matrix_user_index(const PzMatrix *m, int64 subject_id);

@@ -37,17 +37,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-static void *
-huge_alloc0(Size count, Size size)
-{
-	if (count > 0 && size > MaxAllocHugeSize / count)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("training data too large: %zu elements of %zu bytes", count, size)));
-	return MemoryContextAllocExtended(CurrentMemoryContext, Max(count * size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-}
-
 /* ---- parameters ---------------------------------------------------------- */
 
 static Algorithm
@@ -335,8 +324,8 @@ load_catalogue(TrainData *td)
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: item lookup failed");
 	td->nitems = (int32) SPI_processed;
-	td->item_ids = huge_alloc0(td->nitems, sizeof(int64));
-	td->item_category = huge_alloc0(td->nitems, sizeof(char *));
+	td->item_ids = pz_alloc_zeroed(td->nitems, sizeof(int64));
+	td->item_category = pz_alloc_zeroed(td->nitems, sizeof(char *));
 	for (int32 i = 0; i < td->nitems; i++)
 	{
 		bool		isnull;
@@ -396,8 +385,8 @@ load_interactions(TrainData *td, const char *purpose, Datum categories)
 	if (plan == NULL)
 		elog(ERROR, "personalize: could not plan the training query");
 	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-	td->triples = huge_alloc0(cap, sizeof(PzTriple));
-	td->age_days = huge_alloc0(cap, sizeof(double));
+	td->triples = pz_alloc_zeroed(cap, sizeof(PzTriple));
+	td->age_days = pz_alloc_zeroed(cap, sizeof(double));
 	td->ntriples = 0;
 	td->categories = pz_category_counts_create();
 	for (;;)
@@ -456,11 +445,11 @@ pz_split_matrix(const PzMatrix *m, double holdout, int64 seed)
 	Split		s;
 	int64		t = 0,
 				h = 0;
-	uint64	   *hashes = huge_alloc0(m->nitems > 0 ? m->nitems : 1, sizeof(uint64));
+	uint64	   *hashes = pz_alloc_zeroed(m->nitems > 0 ? m->nitems : 1, sizeof(uint64));
 
-	s.train = huge_alloc0(m->nnz, sizeof(PzTriple));
-	s.test_ptr = huge_alloc0(m->nusers + 1, sizeof(int64));
-	s.test_items = huge_alloc0(m->nnz, sizeof(int64));
+	s.train = pz_alloc_zeroed(m->nnz, sizeof(PzTriple));
+	s.test_ptr = pz_alloc_zeroed(m->nusers + 1, sizeof(int64));
+	s.test_items = pz_alloc_zeroed(m->nnz, sizeof(int64));
 	for (int32 u = 0; u < m->nusers; u++)
 	{
 		int64		lo = m->user_ptr[u],
@@ -515,7 +504,7 @@ pz_split_matrix(const PzMatrix *m, double holdout, int64 seed)
 static double *
 fit_popularity(const PzMatrix *m)
 {
-	double	   *pop = huge_alloc0(m->nitems, sizeof(double));
+	double	   *pop = pz_alloc_zeroed(m->nitems, sizeof(double));
 
 	for (int32 i = 0; i < m->nitems; i++)
 		for (int64 j = m->item_ptr[i]; j < m->item_ptr[i + 1]; j++)
@@ -535,8 +524,8 @@ pz_weighted_copy(const PzMatrix *m, const TrainParams *p)
 	*c = *m;
 	if (p->weighting == PZ_WEIGHT_NONE && !p->dp.enabled)
 		return c;
-	c->user_vals = huge_alloc0(m->nnz, sizeof(float));
-	c->item_vals = huge_alloc0(m->nnz, sizeof(float));
+	c->user_vals = pz_alloc_zeroed(m->nnz, sizeof(float));
+	c->item_vals = pz_alloc_zeroed(m->nnz, sizeof(float));
 	memcpy(c->user_vals, m->user_vals, sizeof(float) * m->nnz);
 	memcpy(c->item_vals, m->item_vals, sizeof(float) * m->nnz);
 	pz_matrix_weigh(c, p->weighting, p->knn.bm25_k1, p->knn.bm25_b);
@@ -562,35 +551,35 @@ pz_fit(const PzMatrix *m, const TrainParams *p)
 	{
 		case ALG_ALS:
 			f.k = p->als.factors;
-			f.X = huge_alloc0((Size) m->nusers * f.k, sizeof(float));
-			f.Y = huge_alloc0((Size) m->nitems * f.k, sizeof(float));
+			f.X = pz_alloc_zeroed((Size) m->nusers * f.k, sizeof(float));
+			f.Y = pz_alloc_zeroed((Size) m->nitems * f.k, sizeof(float));
 			pz_als_fit(m, &p->als, f.X, f.Y);
-			f.YtY = huge_alloc0((Size) f.k * f.k, sizeof(double));
+			f.YtY = pz_alloc_zeroed((Size) f.k * f.k, sizeof(double));
 			pz_als_gram(f.Y, m->nitems, f.k, f.YtY);
 			f.als = p->als;
 			if (p->weighting == PZ_WEIGHT_LOG_IDF)
 			{
 				/* the weighted copy has the raw matrix's structure, so the same idf */
-				f.item_idf = huge_alloc0(m->nitems, sizeof(float));
+				f.item_idf = pz_alloc_zeroed(m->nitems, sizeof(float));
 				pz_item_idf(m, f.item_idf);
 			}
 			break;
 		case ALG_ITEMKNN:
 			f.nn = p->knn.neighbors;
-			f.nbr = huge_alloc0((Size) m->nitems * f.nn, sizeof(int32));
-			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
+			f.nbr = pz_alloc_zeroed((Size) m->nitems * f.nn, sizeof(int32));
+			f.nbr_score = pz_alloc_zeroed((Size) m->nitems * f.nn, sizeof(float));
 			pz_knn_fit(m, &p->knn, f.nbr, f.nbr_score);
 			break;
 		case ALG_RP3BETA:
 			f.nn = p->rp3.neighbors;
-			f.nbr = huge_alloc0((Size) m->nitems * f.nn, sizeof(int32));
-			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
+			f.nbr = pz_alloc_zeroed((Size) m->nitems * f.nn, sizeof(int32));
+			f.nbr_score = pz_alloc_zeroed((Size) m->nitems * f.nn, sizeof(float));
 			pz_rp3beta_fit(m, &p->rp3, f.nbr, f.nbr_score);
 			break;
 		case ALG_EASE:
 			f.nn = p->ease.neighbors;
-			f.nbr = huge_alloc0((Size) m->nitems * f.nn, sizeof(int32));
-			f.nbr_score = huge_alloc0((Size) m->nitems * f.nn, sizeof(float));
+			f.nbr = pz_alloc_zeroed((Size) m->nitems * f.nn, sizeof(int32));
+			f.nbr_score = pz_alloc_zeroed((Size) m->nitems * f.nn, sizeof(float));
 			f.ease_lambda = pz_ease_fit(m, &p->ease, f.nbr, f.nbr_score, &f.ease_items_modelled);
 			break;
 		case ALG_POPULARITY:
@@ -713,9 +702,9 @@ pz_evaluate(const Fitted *f, const Split *s, int k, float *per_subject)
 {
 	const PzMatrix *m = f->m;
 	Metrics		r = {0};
-	float	   *scores = huge_alloc0(m->nitems, sizeof(float));
-	int64	   *top = huge_alloc0(k, sizeof(int64));
-	double	   *exposure = huge_alloc0(m->nitems, sizeof(double));
+	float	   *scores = pz_alloc_zeroed(m->nitems, sizeof(float));
+	int64	   *top = pz_alloc_zeroed(k, sizeof(int64));
+	double	   *exposure = pz_alloc_zeroed(m->nitems, sizeof(double));
 	int32		covered = 0;
 	double		ndcg_sq = 0;
 	PzRankMetrics rm;

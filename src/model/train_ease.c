@@ -28,7 +28,6 @@
 #include <math.h>
 
 #include "miscadmin.h"
-#include "utils/memutils.h"
 
 #include "dense.h"
 #include "matrix.h"
@@ -38,18 +37,6 @@ typedef struct EaseWeight
 	float		weight;
 	int32		item;
 } EaseWeight;
-
-static void *
-ease_alloc(Size count, Size size)
-{
-	if (count > 0 && size > MaxAllocHugeSize / count)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("EASE needs too much memory: %zu elements of %zu bytes", count, size),
-				 errhint("Lower max_items.")));
-	return MemoryContextAllocExtended(CurrentMemoryContext, Max(count * size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-}
 
 /* Most subjects first; ties to the smaller index, so the choice is stable. */
 static int
@@ -87,10 +74,10 @@ by_magnitude_desc(const void *a, const void *b)
 static int
 choose_items(const PzMatrix *m, int max_items, int32 **modelled, int32 **position)
 {
-	int32	   *order = ease_alloc(m->nitems, sizeof(int32));
+	int32	   *order = pz_alloc_zeroed(m->nitems, sizeof(int32));
 	int			n = 0;
 
-	*position = ease_alloc(m->nitems, sizeof(int32));
+	*position = pz_alloc_zeroed(m->nitems, sizeof(int32));
 	for (int32 i = 0; i < m->nitems; i++)
 	{
 		(*position)[i] = -1;
@@ -109,9 +96,9 @@ choose_items(const PzMatrix *m, int max_items, int32 **modelled, int32 **positio
 static double *
 gram_matrix(const PzMatrix *m, const int32 *position, int n)
 {
-	double	   *G = ease_alloc((Size) n * n, sizeof(double));
-	int32	   *pos = ease_alloc(Max(n, 1), sizeof(int32));
-	double	   *val = ease_alloc(Max(n, 1), sizeof(double));
+	double	   *G = pz_alloc_zeroed((Size) n * n, sizeof(double));
+	int32	   *pos = pz_alloc_zeroed(Max(n, 1), sizeof(int32));
+	double	   *val = pz_alloc_zeroed(Max(n, 1), sizeof(double));
 
 	for (int32 u = 0; u < m->nusers; u++)
 	{
@@ -211,11 +198,11 @@ pz_ease_fit(const PzMatrix *m, const PzEaseParams *p, int32 *neighbor, float *sc
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("EASE could not invert the item Gram matrix with regularization %g", p->regularization),
 				 errhint("Raise regularization.")));
-	P = ease_alloc((Size) n * n, sizeof(float));
+	P = pz_alloc_zeroed((Size) n * n, sizeof(float));
 	pz_dense_inverse_from_cholesky(G, n, P);
 	pfree(G);
 
-	buf = ease_alloc(Max(n, 1), sizeof(EaseWeight));
+	buf = pz_alloc_zeroed(Max(n, 1), sizeof(EaseWeight));
 	for (int g = 0; g < n; g++)
 	{
 		int32		item = modelled[g];
