@@ -110,6 +110,36 @@ SELECT bool_and(abs(r.score - (f.factors <#> subject_factors(:als, 2)) * -1) < 1
   FROM recommend(2, k => 5, exploration => 0) r JOIN model_item_factors f ON f.model_id = :als AND f.item_id = r.item_id;
 SELECT abs(sum(e.contribution) - r.score) < 1e-4 AS explained_adds_up
   FROM (SELECT item_id, score FROM recommend(2, k => 1, exploration => 0)) r, explain(2, r.item_id) e GROUP BY r.score;
+-- the fold-in ridge is regularization x n^reg_exponent for n history items
+-- (0.5.0; a model stored without reg_exponent keeps one flat ridge): two
+-- hand-written 2-factor models, checked against the 2 x 2 solution here
+INSERT INTO models (algorithm, purpose, status, params, trained_by)
+VALUES ('als', 'recommendation', 'candidate',
+        '{"factors": 2, "regularization": 3, "reg_exponent": 0.5, "alpha": 1, "weighting": "binary"}', 'regress'),
+       ('als', 'recommendation', 'candidate',
+        '{"factors": 2, "regularization": 3, "alpha": 1, "weighting": "binary"}', 'regress');
+SELECT max(model_id) - 1 AS scaled, max(model_id) AS flat FROM models \gset
+INSERT INTO model_item_factors (model_id, item_id, factors)
+SELECT m, item_id, ARRAY[(item_id % 3) * 0.5, 0.25 + (item_id % 2) * 0.25]::real[]::embedding
+  FROM items, (VALUES (:scaled), (:flat)) v(m);
+WITH y AS (SELECT item_id, (factors::float8[])[1] AS y1, (factors::float8[])[2] AS y2
+             FROM model_item_factors WHERE model_id = :scaled),
+     h AS (SELECT DISTINCT item_id FROM interactions WHERE subject_id = 2),
+     s AS (SELECT sum(y1 * y1) + sum(y1 * y1) FILTER (WHERE h.item_id IS NOT NULL) AS a,
+                  sum(y1 * y2) + sum(y1 * y2) FILTER (WHERE h.item_id IS NOT NULL) AS b,
+                  sum(y2 * y2) + sum(y2 * y2) FILTER (WHERE h.item_id IS NOT NULL) AS d,
+                  2 * sum(y1) FILTER (WHERE h.item_id IS NOT NULL) AS r1,
+                  2 * sum(y2) FILTER (WHERE h.item_id IS NOT NULL) AS r2,
+                  count(h.item_id) AS n
+             FROM y LEFT JOIN h USING (item_id)),
+     x AS (SELECT m, ridge,
+                  ((d + ridge) * r1 - b * r2) / ((a + ridge) * (d + ridge) - b * b) AS x1,
+                  ((a + ridge) * r2 - b * r1) / ((a + ridge) * (d + ridge) - b * b) AS x2
+             FROM s, LATERAL (VALUES (:scaled, 3 * sqrt(n)), (:flat, 3.0)) v(m, ridge))
+SELECT m = :scaled AS scaled, n AS history_items,
+       abs(x1 - (subject_factors(m, 2)::float8[])[1]) < 1e-5
+       AND abs(x2 - (subject_factors(m, 2)::float8[])[2]) < 1e-5 AS fold_in_matches
+  FROM x, s ORDER BY 1 DESC;
 -- RP3beta serves: model reasons, and explain() gives the neighbour scores
 SELECT activate_model(:rp3);
 SELECT count(*) FILTER (WHERE reason LIKE 'Because %') > 0 AS model_reasons FROM recommend(31, k => 3, exploration => 0);
@@ -154,6 +184,7 @@ SELECT train('svd');
 SELECT train('als', factors => 0);
 SELECT train('als', holdout => 1.5);
 SELECT train('als', regularization => 0);
+SELECT train('als', params => '{"reg_exponent": 3}');
 SELECT train('itemknn', weighting => 'tfidf');
 SELECT train('als', weighting => 'bm25');
 SELECT train('popularity', weighting => 'bm25');

@@ -51,6 +51,7 @@ SELECT train('rp3beta', 'regress_dp', dp_epsilon => 4);
 SELECT train('als', 'regress_dp', dp_epsilon => 4, tune => true);
 SELECT train('itemknn', 'regress_dp', dp_epsilon => 4, weighting => 'bm25');
 SELECT train('als', 'regress_dp', dp_epsilon => 4, weighting => 'log_idf');
+SELECT train('als', 'regress_dp', dp_epsilon => 4, params => '{"reg_exponent": 0.5}');
 SELECT train('als', 'regress_dp', params => '{"dp_delta": 1e-6}');
 SELECT train('als', 'regress_dp', dp_epsilon => 0);
 SELECT train('als', 'regress_dp', dp_epsilon => 4, dp_delta => 0.5);

@@ -56,12 +56,15 @@ BEGIN
 		END IF;
 		reason := 'new interactions';
 	END IF;
-	-- a model stored before weighting existed was trained on raw values; a
-	-- retraining after an erasure replaces the model whatever it scores
+	-- a model stored before weighting existed was trained on raw values, one
+	-- stored before 0.5.0 with one flat ridge; a retraining after an erasure
+	-- replaces the model whatever it scores
 	params := jsonb_build_object('activate', 'auto')
 	          || coalesce(job.params -> 'params',
 	                      CASE WHEN active.algorithm = 'als' AND NOT active.params ? 'weighting'
 	                           THEN '{"weighting": "none"}'::jsonb ELSE '{}'::jsonb END
+	                      || CASE WHEN active.algorithm = 'als' AND NOT active.params ? 'reg_exponent'
+	                              THEN '{"reg_exponent": 0}'::jsonb ELSE '{}'::jsonb END
 	                      || (coalesce(active.params, '{}') - 'seed' - 'tuned') || jsonb_build_object('tune', false))
 	          || CASE WHEN reason = 'erasure' THEN '{"activate": "always"}'::jsonb ELSE '{}'::jsonb END;
 	-- the purpose's privacy budget decides before any work: a retraining it

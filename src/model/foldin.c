@@ -62,7 +62,8 @@ load_model(int64 model_id)
 	pz_privileged_begin(&ctx);
 	if (SPI_execute_with_args("SELECT algorithm, purpose, (params->>'factors')::int, "
 							  "(params->>'regularization')::real, (params->>'alpha')::real, "
-							  "coalesce(params->>'weighting', 'none') "
+							  "coalesce(params->>'weighting', 'none'), "
+							  "coalesce((params->>'reg_exponent')::real, 0) "
 							  "FROM personalize.models WHERE model_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: model lookup failed");
@@ -83,6 +84,7 @@ load_model(int64 model_id)
 	cached.params.factors = k = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 	cached.params.regularization = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
 	cached.params.alpha = DatumGetFloat4(SPI_getbinval(t, d, 5, &isnull));
+	cached.params.reg_exponent = DatumGetFloat4(SPI_getbinval(t, d, 7, &isnull));
 	cached.weighting = pz_weighting_parse(SPI_getvalue(t, d, 6));
 	if (cached.weighting < 0)
 		cached.weighting = PZ_WEIGHT_NONE;	/* a model of 0.2.0 */

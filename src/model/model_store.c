@@ -309,6 +309,7 @@ effective_params(const TrainParams *p)
 			push_int(&state, "factors", p->als.factors);
 			push_int(&state, "iterations", p->als.iterations);
 			push_real(&state, "regularization", p->als.regularization);
+			push_real(&state, "reg_exponent", p->als.reg_exponent);
 			push_real(&state, "alpha", p->als.alpha);
 			push_int(&state, "cg_steps", p->als.cg_steps);
 			break;

@@ -102,7 +102,7 @@ check_range(const char *name, double value, double lo, double hi)
 #define TRAIN_PARAM_KEYS \
 	"factors, iterations, regularization, alpha, cg_steps, neighbors, weighting, bm25_k1, " \
 	"bm25_b, shrinkage, beta, half_life_days, holdout, k, seed, tune, activate, keep_models, " \
-	"min_support, max_items, dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
+	"min_support, max_items, reg_exponent, dp_epsilon, dp_delta, dp_max_per_subject, dp_clip, dp_max_items, dp_seed"
 
 static void
 check_param_keys(Jsonb *params)
@@ -219,15 +219,16 @@ parse_params(const char *algorithm, Jsonb *params)
 	p.algorithm = parse_algorithm(algorithm);
 	check_param_keys(params);
 	if (SPI_execute_with_args(
-			"SELECT coalesce(($1->>'factors')::int, 32), coalesce(($1->>'iterations')::int, 15),"
-			" coalesce(($1->>'regularization')::real, 0.05), coalesce(($1->>'alpha')::real, 1),"
+			"SELECT coalesce(($1->>'factors')::int, 48), coalesce(($1->>'iterations')::int, 15),"
+			" coalesce(($1->>'regularization')::real, 2), coalesce(($1->>'alpha')::real, 1),"
 			" coalesce(($1->>'cg_steps')::int, 3), coalesce(($1->>'neighbors')::int, 200),"
 			" $1->>'weighting', coalesce(($1->>'bm25_k1')::real, 1.2),"
 			" coalesce(($1->>'bm25_b')::real, 0.75), coalesce(($1->>'shrinkage')::real, 0),"
 			" coalesce(($1->>'half_life_days')::float8, 30), coalesce(($1->>'holdout')::float8, 0.2),"
 			" coalesce(($1->>'k')::int, 10), coalesce(($1->>'seed')::bigint, 42),"
 			" coalesce(($1->>'tune')::boolean, false), coalesce($1->>'activate', 'auto'),"
-			" coalesce(($1->>'keep_models')::int, 5), coalesce(($1->>'min_support')::int, 2)",
+			" coalesce(($1->>'keep_models')::int, 5), coalesce(($1->>'min_support')::int, 2),"
+			" coalesce(($1->>'reg_exponent')::real, 0.5)",
 			1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "personalize: could not read training parameters");
 	t = SPI_tuptable->vals[0];
@@ -250,6 +251,7 @@ parse_params(const char *algorithm, Jsonb *params)
 	p.activate = SPI_getvalue(t, d, 16);
 	p.keep_models = DatumGetInt32(SPI_getbinval(t, d, 17, &isnull));
 	p.knn.min_support = DatumGetInt32(SPI_getbinval(t, d, 18, &isnull));
+	p.als.reg_exponent = DatumGetFloat4(SPI_getbinval(t, d, 19, &isnull));
 	p.rp3.min_support = p.knn.min_support;
 	p.als.seed = (uint64) p.seed;
 
@@ -259,6 +261,7 @@ parse_params(const char *algorithm, Jsonb *params)
 	if (p.algorithm != ALG_EASE)	/* EASE's is relative, checked with its own */
 		check_range("regularization", p.als.regularization, 1e-6, 1e6);
 	check_range("alpha", p.als.alpha, 0, 1e6);
+	check_range("reg_exponent", p.als.reg_exponent, 0, 2);
 	check_range("cg_steps", p.als.cg_steps, 1, 64);
 	check_range("neighbors", p.knn.neighbors, 1, 1000);
 	check_range("holdout", p.holdout, 0.01, 0.9);

@@ -99,7 +99,7 @@
 /* One side's half-iteration: everything the row solver reads and writes. */
 typedef struct PzSolveSide
 {
-	const float *G;				/* [kp x kp] other side's Gram + lambda I */
+	const float *G;				/* [kp x kp] other side's Gram + lambda I (0 I with a reg_exponent) */
 	const float *Y;				/* other side's factors, row stride kp */
 	float	   *X;				/* this side's factors, row stride kp */
 	const int64 *ptr;			/* row u's entries are ptr[u] .. ptr[u+1] */
@@ -109,6 +109,8 @@ typedef struct PzSolveSide
 	int			kp;				/* k rounded up to a multiple of PZ_PAD */
 	float		alpha;
 	int			cg_steps;
+	float		lambda;			/* with reg_exponent > 0: each row's own ridge, */
+	float		reg_exponent;	/* lambda x max(entries, 1)^reg_exponent */
 } PzSolveSide;
 
 /* The kernels, once per instruction set (see train_als_kernels.h). */
@@ -434,6 +436,8 @@ pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y)
 {
 	int			k = p->factors;
 	int			kp;
+	/* with a reg_exponent every row adds its own ridge (train_als_kernels.h) */
+	float		shared_lambda = p->reg_exponent > 0.0f ? 0.0f : p->regularization;
 	void	   *xraw,
 			   *yraw,
 			   *graw;
@@ -488,6 +492,8 @@ pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y)
 	users.kp = kp;
 	users.alpha = p->alpha;
 	users.cg_steps = p->cg_steps;
+	users.lambda = p->regularization;
+	users.reg_exponent = p->reg_exponent;
 
 	items = users;
 	items.Y = Xp;
@@ -500,12 +506,12 @@ pz_als_fit(const PzMatrix *m, const PzAlsParams *p, float *X, float *Y)
 	{
 		CHECK_FOR_INTERRUPTS();
 		gram_strided(Yp, m->nitems, k, kp, gacc, G);
-		gram_to_float(G, k, kp, p->regularization, Gf);
+		gram_to_float(G, k, kp, shared_lambda, Gf);
 		solve_side(&users, m->nusers, bufs, gather_rows, nthreads);
 
 		CHECK_FOR_INTERRUPTS();
 		gram_strided(Xp, m->nusers, k, kp, gacc, G);
-		gram_to_float(G, k, kp, p->regularization, Gf);
+		gram_to_float(G, k, kp, shared_lambda, Gf);
 		solve_side(&items, m->nitems, bufs, gather_rows, nthreads);
 		pz_progress_step(it + 1, p->iterations);
 	}
@@ -540,8 +546,16 @@ pz_als_fold_in_system(const float *Y, int k, const double *YtY,
 	A = palloc(sizeof(double) * k * k);
 	memset(b, 0, sizeof(double) * k);
 	memcpy(A, YtY, sizeof(double) * k * k);
-	for (int a = 0; a < k; a++)
-		A[a * k + a] += p->regularization;
+	{
+		int			used = 0;
+		double		lambda;
+
+		for (int e = 0; e < n; e++)
+			used += items[e] >= 0 && values[e] > 0.0f && !isinf(values[e]);
+		lambda = pz_als_row_lambda(p, used);
+		for (int a = 0; a < k; a++)
+			A[a * k + a] += lambda;
+	}
 
 	/*
 	 * Lower triangle of A += sum c1 y y^T, b = sum c y.  Items with a

@@ -212,16 +212,19 @@ PZ_K(solve_rows_nv) (const PzSolveSide *s, int32 begin, int32 end, int nv,
 					p[PZ_VECS_MAX] = {{0}},
 					ap[PZ_VECS_MAX] = {{0}};
 		float		rsold;
+		/* G holds the shared ridge; a row-scaled one is added here */
+		float		ridge = s->reg_exponent > 0.0f ?
+			s->lambda * powf((float) Max(n, 1), s->reg_exponent) : 0.0f;
 
 		PZ_UNROLL
 		for (int q = 0; q < nv; q++)
 			x[q] = PZ_K(vload) (xrow + q * PZ_LANES);
 
-		/* r = b - A x = -G x + sum (c - c1 (y . x)) y */
+		/* r = b - A x = -(G + ridge I) x + sum (c - c1 (y . x)) y */
 		PZ_K(gram_times) (s->G, xrow, k, kp, nv, r);
 		PZ_UNROLL
 		for (int q = 0; q < nv; q++)
-			r[q] = -r[q];
+			r[q] = -r[q] - ridge * x[q];
 		PZ_K(sparse_times) (s->Y, true, idx, val, n, kp, s->alpha, x, true,
 							nv, r, gathered ? buf : NULL);
 
@@ -242,6 +245,9 @@ PZ_K(solve_rows_nv) (const PzSolveSide *s, int32 begin, int32 end, int nv,
 			for (int q = 0; q < nv; q++)
 				PZ_K(vstore) (pbuf + q * PZ_LANES, &p[q]);
 			PZ_K(gram_times) (s->G, pbuf, k, kp, nv, ap);
+			PZ_UNROLL
+			for (int q = 0; q < nv; q++)
+				ap[q] += ridge * p[q];
 			if (gathered)
 				PZ_K(sparse_times) (buf, false, NULL, val, n, kp, s->alpha, p,
 									false, nv, ap, NULL);

@@ -47,6 +47,8 @@
 #define DP_POPULARITY_SHARE 0.1
 /* Items below this many noise deviations of popularity are not modelled. */
 #define DP_DETECTION_SIGMAS 3.0
+/* private ALS's base ridge (the flat non-private default until 0.4.0) */
+#define DP_ALS_REGULARIZATION 0.05f
 
 void *
 pz_dp_alloc0(Size count, Size size)
@@ -316,7 +318,8 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 			" coalesce(($1->>'dp_max_per_subject')::int, 50), coalesce(($1->>'dp_clip')::float8, 1),"
 			" coalesce(($1->>'dp_max_items')::int, 5000), ($1->>'dp_seed')::bigint,"
 			" $1 ? 'weighting', $1 ? 'iterations', $1 ?| array['dp_delta', 'dp_max_per_subject',"
-			" 'dp_clip', 'dp_max_items', 'dp_seed'], $1 ? 'factors'",
+			" 'dp_clip', 'dp_max_items', 'dp_seed'], $1 ? 'factors', $1 ? 'regularization',"
+			" $1 ? 'reg_exponent'",
 			1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "personalize: could not read training parameters");
 	t = SPI_tuptable->vals[0];
@@ -362,5 +365,21 @@ pz_dp_params(TrainParams *p, Jsonb *params)
 	/* the ridge that keeps noisy systems solvable grows with sqrt(factors) */
 	if (!DatumGetBool(SPI_getbinval(t, d, 10, &isnull)))
 		p->als.factors = 16;
+	/*
+	 * Private ALS adds its own ridge for the noise (dp_models.c) and gives
+	 * every row the same one: the row-scaled ridge of the non-private
+	 * default is not its.
+	 */
+	if (p->algorithm == ALG_ALS && p->als.reg_exponent > 0.0f)
+	{
+		if (DatumGetBool(SPI_getbinval(t, d, 12, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("reg_exponent cannot be used with differential privacy"),
+					 errhint("Private ALS gives every row the same ridge; leave reg_exponent out.")));
+		p->als.reg_exponent = 0.0f;
+		if (!DatumGetBool(SPI_getbinval(t, d, 11, &isnull)))
+			p->als.regularization = DP_ALS_REGULARIZATION;
+	}
 	pz_dp_plan(p);
 }

@@ -233,7 +233,8 @@ fold_in(PzRequest *r)
 	int32	   *items = palloc(sizeof(int32) * Max(r->nhistory, 1));
 	float	   *values = palloc(sizeof(float) * Max(r->nhistory, 1));
 	double	   *b = palloc(sizeof(double) * s->k);
-	PzAlsParams p = {.factors = s->k, .regularization = s->regularization, .alpha = s->alpha};
+	PzAlsParams p = {.factors = s->k, .regularization = s->regularization,
+	.reg_exponent = s->reg_exponent, .alpha = s->alpha};
 	int			n = 0;
 
 	for (int h = 0; h < r->nhistory; h++)

@@ -49,6 +49,7 @@ typedef struct PzServing
 	int32		k;				/* ALS factors, else 0 */
 	int32		nn;				/* kNN neighbours per item, else 0 */
 	float		regularization;
+	float		reg_exponent;	/* ALS fold-in ridge: see pz_als_row_lambda */
 	float		alpha;
 	int32		weighting;		/* PzWeighting of history values (ALS fold-in) */
 

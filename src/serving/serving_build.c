@@ -54,6 +54,7 @@ typedef struct ModelInfo
 	int32		k;
 	int32		nn;
 	float		regularization;
+	float		reg_exponent;
 	float		alpha;
 	int32		weighting;
 } ModelInfo;
@@ -73,7 +74,8 @@ read_model(int64 model_id, ModelInfo *info)
 							  "coalesce((params->>'neighbors')::int, 0), "
 							  "coalesce((params->>'regularization')::real, 0), "
 							  "coalesce((params->>'alpha')::real, 0), "
-							  "coalesce(params->>'weighting', 'none') "
+							  "coalesce(params->>'weighting', 'none'), "
+							  "coalesce((params->>'reg_exponent')::real, 0) "
 							  "FROM personalize.models WHERE model_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "personalize: model lookup failed");
@@ -96,6 +98,7 @@ read_model(int64 model_id, ModelInfo *info)
 	info->nn = info->algorithm == PZ_SERVE_ITEMKNN ? DatumGetInt32(SPI_getbinval(t, d, 4, &isnull)) : 0;
 	info->regularization = DatumGetFloat4(SPI_getbinval(t, d, 5, &isnull));
 	info->alpha = DatumGetFloat4(SPI_getbinval(t, d, 6, &isnull));
+	info->reg_exponent = DatumGetFloat4(SPI_getbinval(t, d, 8, &isnull));
 	info->weighting = pz_weighting_parse(SPI_getvalue(t, d, 7));
 	/* models of 0.2.0 have no weighting (the values as they are); kNN's was "cosine" */
 	if (info->weighting < 0)
@@ -474,6 +477,7 @@ pz_serving_build(int64 model_id, uint64 catalogue_version,
 	h.k = m.k;
 	h.nn = m.nn;
 	h.regularization = m.regularization;
+	h.reg_exponent = m.reg_exponent;
 	h.alpha = m.alpha;
 	h.weighting = m.weighting;
 	h.total_size = layout(&h, &c, &m);
