@@ -1,7 +1,7 @@
 #!/bin/bash
 # Training benchmark: loads the synthetic data set of test/gen/generate.sql
 # (default 6,000 subjects x 4,000 items x 1,000,000 interactions with planted
-# tastes) and trains ALS (32 factors, 15 iterations), item-kNN, popularity,
+# tastes) and trains ALS (48 factors, 15 iterations), item-kNN, popularity,
 # RP3beta and EASE on it, in one invocation.  Prints, per algorithm, the end-to-end time of
 # train() (read consented rows, split, fit, evaluate, refit, store), the
 # backend's peak memory, and the held-out metrics side by side, so ALS can be
@@ -13,14 +13,14 @@
 #
 # Environment (defaults in brackets):
 #   SUBJECTS [6000]  ITEMS [4000]  INTERACTIONS [1000000]  SEED [0.42]
-#   FACTORS [32]  ITERATIONS [15]  TUNE [0]  1: also run every algorithm with tune => true
+#   FACTORS [48]  ITERATIONS [15] (train()'s defaults)  TUNE [0]  1: also run every algorithm with tune => true
 set -euo pipefail
 
 SUBJECTS=${SUBJECTS:-6000}
 ITEMS=${ITEMS:-4000}
 INTERACTIONS=${INTERACTIONS:-1000000}
 SEED=${SEED:-0.42}
-FACTORS=${FACTORS:-32}
+FACTORS=${FACTORS:-48}
 ITERATIONS=${ITERATIONS:-15}
 TUNE=${TUNE:-0}
 HERE=$(cd "$(dirname "$0")" && pwd)
