@@ -72,6 +72,17 @@ SELECT algorithm, params->>'neighbors' AS neighbors FROM models
 SELECT trained_by = current_user AS trained_by_owner FROM models
  WHERE purpose = 'jobs_test' ORDER BY model_id DESC LIMIT 1;
 
+-- An ALS model stored before 0.5.0 (no reg_exponent among its parameters)
+-- is retrained with its flat ridge, not with the row-scaled default.
+SELECT alter_job('jt_retrain', params => '{"purpose": "jobs_test"}');
+SELECT train('als', 'jobs_test', factors => 2, iterations => 2, regularization => 0.05, activate => 'always') AS old_als \gset
+UPDATE models SET params = params - 'reg_exponent' WHERE model_id = :old_als;
+UPDATE models SET created_at = created_at - interval '2 days' WHERE purpose = 'jobs_test';
+SELECT status, result->>'reason' AS reason FROM run_job('jt_retrain');
+SELECT algorithm, model_id > :old_als AS retrained, params->>'reg_exponent' AS reg_exponent,
+       params->>'regularization' AS regularization
+  FROM models WHERE purpose = 'jobs_test' ORDER BY model_id DESC LIMIT 1;
+
 -- A failing job: recorded with its error and SQLSTATE, retried soon (never
 -- later than its schedule), and the other due jobs still run.
 SELECT create_purpose('jobs_empty', 'A purpose nobody consented to', 'personalization', decides_terms => false);

@@ -2,7 +2,7 @@
 # up with ALTER EXTENSION personalize UPDATE must hold the same extension
 # catalogue as a fresh install (test/sql/catalog_fingerprint.sql), carry
 # its data and protections over, and pass the regression suite.  0.1.0
-# updates through 0.2.0 and 0.3.0, so every script is exercised.
+# updates through 0.2.0, 0.3.0 and 0.4.0, so every script is exercised.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -101,6 +101,15 @@ $node->safe_psql('updated_030', q{
 	ALTER EXTENSION personalize UPDATE;
 });
 same_catalogue('updated_030', '0.3.0');
+
+# From 0.4.0: EASE, the log_idf weighting's idf column and the retrain job
+# that replays an ALS model's flat ridge arrive.
+$node->safe_psql('postgres', 'CREATE DATABASE updated_040');
+$node->safe_psql('updated_040', q{
+	CREATE EXTENSION personalize VERSION '0.4.0';
+	ALTER EXTENSION personalize UPDATE;
+});
+same_catalogue('updated_040', '0.4.0');
 is($node->safe_psql('updated_020', q{
 	SELECT string_agg(job_name || ':' || enabled || ':' || owner, ' ' ORDER BY job_name) FROM personalize.jobs}),
 	join(' ', map { "$_:true:" . $node->safe_psql('postgres', 'SELECT current_user') } qw(drift retention retrain)),
