@@ -297,14 +297,21 @@ like($log, qr/was terminated by signal 9/, 'and of the crash');
 
 # ---- DROP EXTENSION and DROP DATABASE while jobs run ----
 
-# A job that runs for an hour unless cancelled: the statements below can
-# only return if they cancel it.
+# A job that runs for an hour unless cancelled: it polls for a row nobody
+# inserts, so the statements below can only return if they cancel it.
 sub add_slow_job
 {
 	my ($db) = @_;
 	$node->safe_psql($db, q{
-		CREATE FUNCTION public.slow_job(j personalize.jobs) RETURNS jsonb LANGUAGE sql
-		  AS $$ SELECT pg_sleep(3600); SELECT '{}'::jsonb $$;
+		CREATE TABLE public.slow_job_stop ();
+		CREATE FUNCTION public.slow_job(j personalize.jobs) RETURNS jsonb LANGUAGE plpgsql AS $$
+		BEGIN
+			FOR i IN 1..36000 LOOP
+				EXIT WHEN EXISTS (SELECT FROM public.slow_job_stop);
+				PERFORM pg_sleep(0.1);	-- poll, at most an hour
+			END LOOP;
+			RETURN '{}';
+		END $$;
 		INSERT INTO personalize.job_kinds (kind, handler, description)
 		VALUES ('slow', 'public.slow_job(personalize.jobs)', 'sleeps for an hour');
 		SELECT personalize.schedule_job('slow', 'slow', '1 hour');
