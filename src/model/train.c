@@ -189,8 +189,8 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 	{
 		check_range("alpha", p->rp3.alpha, 0.01, 10);
 		check_range("beta", p->rp3.beta, 0, 2);
-		check_range("neighbors", p->rp3.neighbors, 1, 1000);
 	}
+	/* "neighbors" is one key for every algorithm, checked once in parse_params() */
 	p->ease.neighbors = p->rp3.neighbors;
 	p->ease.regularization = DatumGetFloat4(SPI_getbinval(t, d, 4, &isnull));
 	p->ease.max_items = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
@@ -198,7 +198,6 @@ algorithm_params(TrainParams *p, Jsonb *params, const char *weighting)
 	{
 		/* relative to the mean diagonal: above 1e3 every weight is ~0 */
 		check_range("regularization", p->ease.regularization, 1e-4, 1e3);
-		check_range("neighbors", p->ease.neighbors, 1, 1000);
 		check_range("max_items", p->ease.max_items, 1, PZ_EASE_MAX_ITEMS);
 	}
 }
